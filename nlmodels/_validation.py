@@ -1,0 +1,107 @@
+"""Input checks shared by every estimator: clear errors that name the problem and the row."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MAX_TEXT_CHARS", "check_labels", "check_texts", "check_texts_labels"]
+
+#: Texts longer than this are cut (with a warning) before they reach an embedder or a prompt.
+MAX_TEXT_CHARS = 4000
+
+
+def check_texts(X: Any, *, name: str = "X", max_chars: int = MAX_TEXT_CHARS) -> list[str]:
+    """Return ``X`` as a list of non-empty strings, or raise naming the first bad row.
+
+    Accepts a list, tuple, numpy array (1-d, or 2-d with one column) or pandas Series/one-column
+    DataFrame of strings. Texts longer than ``max_chars`` are truncated with a warning.
+    """
+    if isinstance(X, str):
+        raise TypeError(f"{name} must be a list of texts, got a single string; wrap it in a list")
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            raise ValueError(f"{name} must be one column of texts, got a DataFrame with {X.shape[1]} columns")
+        X = X.iloc[:, 0]
+    if isinstance(X, pd.Series):
+        values = X.tolist()
+    elif isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(f"{name} must be a 1-d sequence of texts, got an array of shape {X.shape}")
+        values = X.tolist()
+    elif isinstance(X, (list, tuple)):
+        values = list(X)
+    else:
+        raise TypeError(
+            f"{name} must be a list, numpy array or pandas Series of texts, got {type(X).__name__}"
+        )
+    if len(values) == 0:
+        raise ValueError(f"{name} is empty: at least one text is needed")
+    texts: list[str] = []
+    truncated = []
+    for i, value in enumerate(values):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(f"{name} has a missing text (None/NaN) at row {i}")
+        if isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"{name} has bytes at row {i}; decode it to str first (e.g. value.decode('utf-8'))")
+        if not isinstance(value, str):
+            raise TypeError(f"{name} has a {type(value).__name__} at row {i}; every text must be a str")
+        if not value.strip():
+            raise ValueError(f"{name} has an empty or whitespace-only text at row {i}")
+        if len(value) > max_chars:
+            truncated.append(i)
+            value = value[:max_chars]
+        texts.append(value)
+    if truncated:
+        warnings.warn(
+            f"{len(truncated)} text(s) of {name} longer than {max_chars} characters were truncated "
+            f"(first at row {truncated[0]})",
+            stacklevel=3,
+        )
+    return texts
+
+
+def check_labels(y: Any, n: int, *, name: str = "y", min_classes: int | None = 2) -> np.ndarray:
+    """Return labels as a 1-d numpy array of length ``n``; no missing values.
+
+    ``min_classes=None`` skips the class count (regression targets).
+    """
+    if isinstance(y, (pd.Series, pd.DataFrame)):
+        y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"X has {n} texts but {name} has {len(y)} labels; they must match row for row")
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(f"{name} has a missing label (None/NaN) at row {int(np.flatnonzero(missing)[0])}")
+    if min_classes is not None:
+        classes = np.unique(y)
+        if len(classes) < min_classes:
+            raise ValueError(
+                f"{name} has only {len(classes)} class ({classes[0]!r}); a classifier needs at least {min_classes}"
+            )
+    return y
+
+
+def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[list[str], np.ndarray]:
+    texts = check_texts(X)
+    labels = check_labels(y, len(texts), min_classes=None if regression else 2)
+    if regression:
+        try:
+            labels = labels.astype(float)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"a regression target must be numeric: {error}") from None
+        bad = ~np.isfinite(labels)
+        if bad.any():
+            raise ValueError(f"y has a non-finite value at row {int(np.flatnonzero(bad)[0])}")
+    return texts, labels

@@ -1,0 +1,16 @@
+"""Language-model access: the chat client, the persistent call cache, usage and budget."""
+
+from .cache import CallCache, cache_key, default_cache_dir, get_cache
+from .chat import BudgetExceededError, ChatModel, LLMBatchError, LLMError, Usage
+
+__all__ = [
+    "BudgetExceededError",
+    "CallCache",
+    "ChatModel",
+    "LLMBatchError",
+    "LLMError",
+    "Usage",
+    "cache_key",
+    "default_cache_dir",
+    "get_cache",
+]
