@@ -2,16 +2,22 @@
 
 from ._version import __version__
 from .embed import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder
+from .concepts import Concept
 from .llm import BudgetExceededError, CallCache, ChatModel, LLMBatchError, LLMError, Usage
+from .models import ConceptClassifier, ConceptRegressor, QuestionEmbedder
 
 __all__ = [
     "BudgetExceededError",
     "CallCache",
     "ChatModel",
+    "Concept",
+    "ConceptClassifier",
+    "ConceptRegressor",
     "Embedder",
     "LLMBatchError",
     "LLMError",
     "OpenAIEmbedder",
+    "QuestionEmbedder",
     "SentenceTransformerEmbedder",
     "Usage",
     "__version__",

@@ -1,0 +1,19 @@
+"""Concepts: the record, where concepts come from (proposers) and how texts are scored (measurers)."""
+
+from .concept import Concept, describe_phrases
+from .measurers import DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, fit_probes, phrase_matches
+from .proposers import LLMProposer, PhraseProposer, class_bins, merge_near_duplicates
+
+__all__ = [
+    "Concept",
+    "DistillMeasurer",
+    "EmbeddingMeasurer",
+    "LLMMeasurer",
+    "LLMProposer",
+    "PhraseProposer",
+    "class_bins",
+    "describe_phrases",
+    "fit_probes",
+    "merge_near_duplicates",
+    "phrase_matches",
+]

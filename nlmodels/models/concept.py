@@ -1,0 +1,435 @@
+"""``ConceptClassifier`` and ``ConceptRegressor``: a sparse linear model over natural-language concepts."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_texts, check_texts_labels
+from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
+                        PhraseProposer, class_bins)
+from ..embed import SentenceTransformerEmbedder
+from ._head import fit_sparse_classifier, fit_sparse_regressor
+
+__all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
+
+_MEASURES = ("embedding", "llm", "distill")
+
+
+def _label(value) -> str:
+    """A class label as a person writes it (numpy scalars as plain numbers, strings quoted)."""
+    value = value.item() if hasattr(value, "item") else value
+    return repr(value)
+
+
+class _ConceptFeatures:
+    """What ConceptClassifier, ConceptRegressor and QuestionEmbedder share: propose concepts, then
+    measure them. Parameters are documented on the public classes."""
+
+    _regression = False
+
+    def _check_params(self):
+        if self.measure not in _MEASURES:
+            raise ValueError(f"measure must be one of {_MEASURES}, got {self.measure!r}")
+        if self.measure in ("llm", "distill") and self.llm is None:
+            raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
+        if not (isinstance(self.max_concepts, (int, np.integer)) and self.max_concepts >= 1):
+            raise ValueError(f"max_concepts must be a positive integer, got {self.max_concepts!r}")
+
+    def _embed(self, texts):
+        return self.embedder_.encode(texts)
+
+    def _make_measurer(self):
+        if self.measure == "llm":
+            return LLMMeasurer(self.llm, on_error=self.on_error)
+        if self.measure == "distill":
+            return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
+                                   on_error=self.on_error, n_jobs=self.n_jobs)
+        return EmbeddingMeasurer(self.embedder_, n_jobs=self.n_jobs)
+
+    def _propose_and_measure(self, texts, y):
+        """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
+        self._check_params()
+        self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
+        E = self._embed(texts)
+        bins = class_bins(y, self._regression)
+        expert = [c if isinstance(c, Concept) else Concept(str(c), (), "expert") for c in (self.concepts or [])]
+        if self.llm is not None and self.proposer in ("auto", "llm"):
+            concepts = self._llm_rounds(texts, y, bins, E, expert)
+        else:
+            concepts = expert + PhraseProposer(
+                phrases_per_class=self.phrases_per_class, groups_per_class=self.groups_per_class,
+                random_state=self.random_state,
+            ).propose(texts, bins, self.embedder_)
+        if not concepts:
+            raise ValueError("no concept could be proposed from these texts (too few or too short?)")
+        self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
+        self.concepts_ = concepts
+        return E, self.measurer_.transform(texts, E)
+
+    def _llm_rounds(self, texts, y, bins, E, concepts):
+        """Propose questions in rounds; between rounds, score them offline (question similarity)
+        and show the chat model the training texts the interim model gets most wrong."""
+        proposer = LLMProposer(self.llm, questions_per_round=self.questions_per_round,
+                               random_state=self.random_state)
+        concepts = list(concepts)
+        focus = None
+        for round_ in range(self.n_rounds):
+            concepts += proposer.propose(texts, bins, self.embedder_, focus=focus, existing=concepts, round_=round_)
+            if round_ + 1 < self.n_rounds and concepts:
+                interim = EmbeddingMeasurer(self.embedder_).fit(texts, E, concepts)
+                focus = self._worst(interim.transform(texts, E), y, interim.signals)
+        return concepts
+
+    def _worst(self, F, y, signals):
+        groups = np.repeat(np.arange(F.shape[1] // len(signals)), len(signals))
+        if self._regression:
+            coef, b, _ = fit_sparse_regressor(F, y, groups, self.max_concepts)
+            return np.argsort(-np.abs(F @ coef + b - y))[:50]
+        coef, b, _ = fit_sparse_classifier(F, y, groups, self.max_concepts, random_state=self.random_state)
+        classes = np.unique(y)
+        scores = F @ coef.T + b
+        if scores.shape[1] == 1:
+            p_true = np.where(y == classes[1], expit(scores[:, 0]), 1 - expit(scores[:, 0]))
+        else:
+            p_true = softmax(scores, axis=1)[np.arange(len(y)), np.searchsorted(classes, y)]
+        return np.argsort(p_true)[:50]
+
+    def _measure(self, X):
+        texts = check_texts(X)
+        F = self.measurer_.transform(texts, self._embed(texts))
+        missing = np.isnan(F)
+        if missing.any():
+            F = np.where(missing, self.fill_values_, F)
+        return F
+
+    def _fill_missing(self, F):
+        with np.errstate(all="ignore"):
+            self.fill_values_ = np.nan_to_num(np.nanmean(F, axis=0), nan=0.0)
+        return np.where(np.isnan(F), self.fill_values_, F)
+
+    @property
+    def n_signals_(self) -> int:
+        return len(self.measurer_.signals)
+
+    def _groups(self, n_concepts):
+        return np.repeat(np.arange(n_concepts), self.n_signals_)
+
+    def _keep(self, used_columns):
+        """Drop concepts that carry no weight, in the measurer too (so predict measures only those)."""
+        S = self.n_signals_
+        keep = np.flatnonzero(used_columns.reshape(-1, S).any(axis=1))
+        columns = (keep[:, None] * S + np.arange(S)).ravel()
+        self.concepts_ = [self.concepts_[k] for k in keep]
+        m = self.measurer_
+        m.concepts_ = self.concepts_
+        if hasattr(m, "W_"):
+            m.W_, m.b_ = m.W_[:, keep], m.b_[keep]
+        if getattr(m, "questions_", None) is not None and len(m.questions_):
+            position = {k: i for i, k in enumerate(keep)}
+            kept_q = [j for j, k in enumerate(m.questions_) if k in position]
+            m.Q_, m.low_, m.high_ = m.Q_[:, kept_q], m.low_[kept_q], m.high_[kept_q]
+            m.questions_ = np.array([position[m.questions_[j]] for j in kept_q], dtype=int)
+        self.fill_values_ = self.fill_values_[columns]
+        return columns
+
+    def concept_names(self) -> list[str]:
+        """Concept texts, made unique (a repeated text gets " (2)", " (3)" ...)."""
+        seen: dict[str, int] = {}
+        names = []
+        for c in self.concepts_:
+            seen[c.text] = seen.get(c.text, 0) + 1
+            names.append(c.text if seen[c.text] == 1 else f"{c.text} ({seen[c.text]})")
+        return names
+
+
+_COMMON_PARAMS = """
+    llm : ChatModel, default=None
+        A chat model. With one, concepts are yes/no questions it writes (``proposer="auto"``);
+        without one (the default) everything runs offline.
+    embedder : Embedder, default=None
+        ``None`` uses the bundled all-MiniLM-L6-v2 (:class:`~nlmodels.SentenceTransformerEmbedder`).
+    measure : {"embedding", "llm", "distill"}, default="embedding"
+        How a text's score on a concept is measured. ``"embedding"``: a probe on the text embedding
+        trained to recognise the concept's phrases, plus whether a phrase occurs (two columns per
+        concept); written questions get their cosine to the text. ``"llm"``: the chat model answers
+        all concepts for each text in one call. ``"distill"``: it answers for ``n_distill`` training
+        texts and a probe per concept learns those answers; predict makes no chat call.
+    max_concepts : int, default=30
+        At most this many concepts carry weight in the fitted model.
+    concepts : list of str or Concept, default=None
+        Concepts written by a person, added to the proposed ones.
+    proposer : {"auto", "phrases", "llm"}, default="auto"
+        ``"auto"``: questions from ``llm`` when given, mined phrases otherwise.
+    n_rounds : int, default=2
+        Rounds of question proposal with a chat model (later rounds look at the errors).
+    questions_per_round : int, default=10
+    n_distill : int, default=200
+        Training texts the chat model answers for ``measure="distill"``.
+    phrases_per_class : int, default=200
+        Mined phrases per class (offline proposer).
+    groups_per_class : int, default=24
+        Phrase groups, i.e. candidate concepts, per class (offline proposer).
+    on_error : {"raise", "missing"}, default="raise"
+        A chat call that fails for good: raise naming the rows, or score the text as missing
+        (replaced by the training mean of each concept).
+    n_jobs : int, default=None
+        Parallel jobs (joblib) for fitting probes.
+    random_state : int, default=0
+"""
+
+
+class _ConceptModel(_ConceptFeatures, BaseEstimator):
+    def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
+                 proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200,
+                 phrases_per_class=200, groups_per_class=24, on_error="raise", n_jobs=None, random_state=0):
+        self.llm = llm
+        self.embedder = embedder
+        self.measure = measure
+        self.max_concepts = max_concepts
+        self.concepts = concepts
+        self.proposer = proposer
+        self.n_rounds = n_rounds
+        self.questions_per_round = questions_per_round
+        self.n_distill = n_distill
+        self.phrases_per_class = phrases_per_class
+        self.groups_per_class = groups_per_class
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ reading the model
+    def _contributions(self, F, row: int) -> np.ndarray:
+        """Per text and concept: the concept's signals times their weights, summed."""
+        S = self.n_signals_
+        return (F * self.coef_[row]).reshape(len(F), -1, S).sum(axis=2)
+
+    def _explain(self, X, row: int) -> pd.DataFrame:
+        texts = check_texts(X)
+        parts = self._contributions(self._measure(texts), row)
+        frame = pd.DataFrame(parts, columns=self.concept_names())
+        frame["intercept"] = self.intercept_[row]
+        frame.index = pd.Index(range(len(texts)), name="text")
+        return frame
+
+    def _weights_table(self, row: int) -> list[tuple[float, str, str]]:
+        S = self.n_signals_
+        signals = self.measurer_.signals
+        lines = []
+        for k, name in enumerate(self.concept_names()):
+            w = self.coef_[row, k * S:(k + 1) * S]
+            detail = "" if S == 1 else "  (" + ", ".join(f"{s} {v:+.2f}" for s, v in zip(signals, w)) + ")"
+            lines.append((float(w.sum()), name, detail))
+        return sorted(lines, key=lambda t: -abs(t[0]))
+
+    def _format(self, rows, header, row_titles, html_out=False):
+        if html_out:
+            parts = [f"<div><b>{html.escape(header)}</b>"]
+            for row, title in zip(rows, row_titles):
+                parts.append(f"<p>{html.escape(title)} — intercept {self.intercept_[row]:+.3f}</p><table>")
+                for w, name, detail in self._weights_table(row):
+                    if w != 0 or detail:
+                        parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(name)}"
+                                     f"<small>{html.escape(detail)}</small></td></tr>")
+                parts.append("</table>")
+            return "".join(parts) + "</div>"
+        out = [header]
+        for row, title in zip(rows, row_titles):
+            out.append(f"{title}\n  {self.intercept_[row]:+8.3f}  intercept")
+            out += [f"  {w:+8.3f}  {name}{detail}" for w, name, detail in self._weights_table(row)]
+        return "\n".join(out)
+
+
+class ConceptClassifier(ClassifierMixin, _ConceptModel):
+    __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
+
+    Concepts are proposed (mined phrase groups offline, or questions from a chat model), every
+    text is scored on each in [0, 1], and an L1-selected logistic regression over the scores keeps
+    at most ``max_concepts`` of them. ``print(model)`` shows the whole model; :meth:`explain` gives
+    each concept's contribution to each prediction, adding up exactly to :meth:`decision_function`.
+
+    Parameters
+    ----------{_COMMON_PARAMS}
+    Attributes
+    ----------
+    classes_ : ndarray
+    concepts_ : list of Concept
+        The concepts that carry weight, in column order.
+    coef_ : ndarray of shape (1 or n_classes, n_concepts * n_signals)
+        Weights on the raw scores (binary: toward ``classes_[1]``).
+    intercept_ : ndarray of shape (1 or n_classes,)
+    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
+    embedder_ : the embedder used.
+
+    Examples
+    --------
+    >>> clf = ConceptClassifier(max_concepts=10).fit(texts, labels)     # doctest: +SKIP
+    >>> print(clf)                                                       # doctest: +SKIP
+    >>> clf.explain(["a dull, lifeless film"])                           # doctest: +SKIP
+    """
+
+    def fit(self, X, y):
+        texts, y = check_texts_labels(X, y)
+        self.classes_ = np.unique(y)
+        _, F = self._propose_and_measure(texts, y)
+        F = self._fill_missing(F)
+        coef, intercept, used = fit_sparse_classifier(
+            F, y, self._groups(len(self.concepts_)), self.max_concepts, random_state=self.random_state
+        )
+        columns = self._keep(used)
+        self.coef_, self.intercept_ = coef[:, columns], intercept
+        self.n_features_in_ = 1
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        F = self._measure(X)
+        scores = np.stack([self.intercept_[r] + self._contributions(F, r).sum(axis=1)
+                           for r in range(len(self.intercept_))], axis=1)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X):
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1 - p, p])
+        return softmax(scores, axis=1)
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+    def explain(self, X, target=None) -> pd.DataFrame:
+        """Each concept's contribution to each text's decision value, plus the intercept.
+
+        Binary: the decision value toward ``classes_[1]`` (``target`` may be omitted). Multiclass:
+        ``target`` picks the class (default: the first class). Row sums equal
+        ``decision_function`` (that class's column for multiclass).
+        """
+        check_is_fitted(self, "coef_")
+        if len(self.classes_) == 2:
+            if target is not None and target not in self.classes_:
+                raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
+            return self._explain(X, 0)
+        target = self.classes_[0] if target is None else target
+        if target not in self.classes_:
+            raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
+        return self._explain(X, int(np.flatnonzero(self.classes_ == target)[0]))
+
+    def _rows(self):
+        if len(self.classes_) == 2:
+            return [0], [f"score toward {_label(self.classes_[1])} (below 0: {_label(self.classes_[0])})"]
+        return list(range(len(self.classes_))), [f"class {_label(c)}" for c in self.classes_]
+
+    def __str__(self):
+        check_is_fitted(self, "coef_")
+        header = (f"ConceptClassifier: {len(self.concepts_)} concepts, measured by {self.measurer_.name}; "
+                  f"classes {', '.join(_label(c) for c in self.classes_)}")
+        rows, titles = self._rows()
+        return self._format(rows, header, titles)
+
+    def _repr_html_(self):
+        if not hasattr(self, "coef_"):
+            return html.escape(repr(self))
+        rows, titles = self._rows()
+        return self._format(rows, f"ConceptClassifier ({len(self.concepts_)} concepts)", titles, html_out=True)
+
+
+class ConceptRegressor(RegressorMixin, _ConceptModel):
+    __doc__ = f"""A text regressor that is a short list of natural-language concepts with weights.
+
+    Like :class:`ConceptClassifier`, with concepts mined from the low and high thirds of the target
+    and a Lasso-selected linear model (at most ``max_concepts`` concepts), refitted with ridge.
+
+    Parameters
+    ----------{_COMMON_PARAMS}
+    Attributes
+    ----------
+    concepts_, measurer_, embedder_ : as for ConceptClassifier
+    coef_ : ndarray of shape (1, n_concepts * n_signals)
+    intercept_ : ndarray of shape (1,)
+    """
+
+    _regression = True
+
+    def fit(self, X, y):
+        texts, y = check_texts_labels(X, y, regression=True)
+        _, F = self._propose_and_measure(texts, y)
+        F = self._fill_missing(F)
+        coef, intercept, used = fit_sparse_regressor(F, y, self._groups(len(self.concepts_)), self.max_concepts)
+        columns = self._keep(used)
+        self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
+        self.n_features_in_ = 1
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "coef_")
+        F = self._measure(X)
+        return self.intercept_[0] + self._contributions(F, 0).sum(axis=1)
+
+    def explain(self, X, target=None) -> pd.DataFrame:
+        """Each concept's contribution to each prediction, plus the intercept; rows sum to ``predict``."""
+        check_is_fitted(self, "coef_")
+        return self._explain(X, 0)
+
+    def __str__(self):
+        check_is_fitted(self, "coef_")
+        header = f"ConceptRegressor: {len(self.concepts_)} concepts, measured by {self.measurer_.name}"
+        return self._format([0], header, ["prediction"])
+
+    def _repr_html_(self):
+        if not hasattr(self, "coef_"):
+            return html.escape(repr(self))
+        return self._format([0], f"ConceptRegressor ({len(self.concepts_)} concepts)", ["prediction"], html_out=True)
+
+
+class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
+    __doc__ = f"""A scikit-learn transformer: ``fit`` proposes concepts, ``transform`` measures them.
+
+    Put it in a Pipeline before any model. Output columns are concepts (times signals for
+    ``measure="embedding"``: ``similar`` and ``mentions``); :meth:`get_feature_names_out` names them.
+    ``max_concepts`` is not applied here (no head chooses); the proposer decides how many there are.
+
+    Parameters
+    ----------{_COMMON_PARAMS}
+    regression : bool, default=False
+        Treat ``y`` as a numeric target when proposing concepts.
+    """
+
+    def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
+                 proposer="auto", n_rounds=1, questions_per_round=10, n_distill=200,
+                 phrases_per_class=200, groups_per_class=24, on_error="raise", n_jobs=None, random_state=0,
+                 regression=False):
+        _ConceptModel.__init__(self, llm, embedder=embedder, measure=measure, max_concepts=max_concepts,
+                               concepts=concepts, proposer=proposer, n_rounds=n_rounds,
+                               questions_per_round=questions_per_round, n_distill=n_distill,
+                               phrases_per_class=phrases_per_class, groups_per_class=groups_per_class,
+                               on_error=on_error, n_jobs=n_jobs, random_state=random_state)
+        self.regression = regression
+
+    def fit(self, X, y):
+        self._regression = self.regression
+        texts, y = check_texts_labels(X, y, regression=self.regression)
+        _, F = self._propose_and_measure(texts, y)
+        self._fill_missing(F)
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "measurer_")
+        return self._measure(X)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "measurer_")
+        signals = self.measurer_.signals
+        names = self.concept_names()
+        if len(signals) == 1:
+            return np.array(names, dtype=object)
+        return np.array([f"{n} [{s}]" for n in names for s in signals], dtype=object)
