@@ -31,32 +31,44 @@ def _unscale(coef, intercept, mean, scale):
     return raw, intercept - raw @ mean
 
 
-def _n_concepts(used_columns: np.ndarray, groups: np.ndarray) -> int:
-    return len(np.unique(groups[used_columns]))
+def _select_along_path(coefs, groups, max_concepts):
+    """Columns of the concepts that enter an L1 path first, at most ``max_concepts`` of them.
+
+    ``coefs`` yields coefficient arrays (n_outputs, n_columns) from strong to weak penalty. At the
+    step where the count would pass ``max_concepts``, the newly entered concepts with the largest
+    weights fill the remaining places, so the budget is used, not left half empty by a coarse path.
+    """
+    chosen: list[int] = []
+    for coef in coefs:
+        strength = np.zeros(groups.max() + 1)
+        np.maximum.at(strength, groups, np.abs(np.atleast_2d(coef)).max(axis=0))
+        entered = [g for g in np.argsort(-strength) if strength[g] > 1e-10 and g not in chosen]
+        chosen += entered[: max_concepts - len(chosen)]
+        if len(chosen) >= max_concepts:
+            break
+    return np.isin(groups, chosen)
 
 
-def fit_sparse_classifier(F, y, groups, max_concepts, *, random_state=0, n_Cs=24):
+def fit_sparse_classifier(F, y, groups, max_concepts, *, random_state=0, n_Cs=30):
     """Returns ``(coef (n_classes_or_1, n_columns), intercept, used_columns)``."""
     Z, mean, scale = _standardise(F)
-    used = np.zeros(F.shape[1], bool)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+
+    def path():
         l1 = LogisticRegression(l1_ratio=1.0, solver="saga", max_iter=300, tol=1e-3, warm_start=True,
                                 random_state=random_state)
         for C in np.logspace(-3, 1, n_Cs):
-            l1.set_params(C=C).fit(Z, y)
-            nonzero = np.abs(l1.coef_).max(axis=0) > 1e-8
-            if _n_concepts(nonzero, groups) > max_concepts:
-                break
-            used = nonzero
+            yield l1.set_params(C=C).fit(Z, y).coef_
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        used = _select_along_path(path(), groups, max_concepts)
         if not used.any():  # even the weakest penalty picked nothing: keep the single best column
             used[int(np.argmax(np.abs(Z.T @ (y == y[0]))))] = True
         refit = LogisticRegressionCV(Cs=10, cv=5, l1_ratios=(0.0,), scoring="accuracy", max_iter=2000,
                                      use_legacy_attributes=False, random_state=random_state).fit(Z[:, used], y)
     coef = np.zeros((refit.coef_.shape[0], F.shape[1]))
     coef[:, used] = refit.coef_
-    intercept = refit.intercept_.copy()
-    raw, raw_intercept = _unscale(coef, intercept, mean, scale)
+    raw, raw_intercept = _unscale(coef, refit.intercept_.copy(), mean, scale)
     raw[:, ~used] = 0.0
     return raw, raw_intercept, used
 
@@ -65,13 +77,8 @@ def fit_sparse_regressor(F, y, groups, max_concepts):
     """Returns ``(coef (n_columns,), intercept, used_columns)`` for a least-squares target."""
     Z, mean, scale = _standardise(F)
     y_mean = y.mean()
-    _, coefs, _ = lasso_path(Z, y - y_mean, n_alphas=60)
-    used = np.zeros(F.shape[1], bool)
-    for k in range(coefs.shape[1]):  # alphas go from strong to weak
-        nonzero = np.abs(coefs[:, k]) > 1e-10
-        if _n_concepts(nonzero, groups) > max_concepts:
-            break
-        used = nonzero
+    _, coefs, _ = lasso_path(Z, y - y_mean, alphas=60)
+    used = _select_along_path(coefs.T, groups, max_concepts)  # alphas go from strong to weak
     if not used.any():
         used[int(np.argmax(np.abs(Z.T @ (y - y_mean))))] = True
     refit = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z[:, used], y)

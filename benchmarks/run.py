@@ -1,0 +1,246 @@
+"""One benchmark for every estimator, side by side with the references.
+
+    python benchmarks/run.py                 # full: six datasets, every method
+    python benchmarks/run.py --quick         # two datasets, small samples (a few minutes)
+    python benchmarks/run.py --datasets sst2,emotion --methods concept,tfidf
+
+Reads ``<data>/<name>/train.csv`` and ``test.csv`` (columns ``text,label``) from ``--data``
+(default: ``../shared/datasets`` beside the repository). Prints one Markdown table, writes
+``results.csv``, ``results.md`` and ``accuracy_vs_features.png`` into ``--out``.
+
+Each method's fit starts from an empty cache of its own unless ``--cache-dir`` is given, so fit
+times include computing embeddings. With ``--llm-model`` (and ``--llm-base-url``) the chat-model
+variants run too and report their calls, tokens and cache hits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
+ALL_DATASETS = ["sst2", "rotten_tomatoes", "financial_phrasebank", "emotion", "sms_spam", "ag_news"]
+QUICK_DATASETS = ["sms_spam", "financial_phrasebank"]
+
+# Reference accuracies from shared/datasets/README.md (same splits).
+REFERENCES = {
+    "sst2": (0.733, 0.791), "rotten_tomatoes": (0.716, 0.735), "financial_phrasebank": (0.876, 0.903),
+    "emotion": (0.672, 0.640), "sms_spam": (0.977, 0.985), "ag_news": (0.834, 0.864),
+}
+
+
+# ---------------------------------------------------------------------------------------- methods
+def _tfidf(args, llm):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,),
+                                               use_legacy_attributes=False))
+    return model, lambda m: len(m[0].vocabulary_)
+
+
+def _minilm_lr(args, llm):
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from nlmodels import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(progress=False)
+    model = make_pipeline(FunctionTransformer(lambda X: embedder.encode(list(X))),
+                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,),
+                                               use_legacy_attributes=False))
+    return model, lambda m: math.inf  # 384 unreadable dimensions: nothing a person can read
+
+
+def _concept(args, llm):
+    from nlmodels import ConceptClassifier
+
+    return ConceptClassifier(max_concepts=args.max_concepts), lambda m: len(m.concepts_)
+
+
+def _concept_llm(measure):
+    def make(args, llm):
+        from nlmodels import ConceptClassifier
+
+        return ConceptClassifier(llm=llm, measure=measure, max_concepts=args.max_concepts,
+                                 n_distill=args.n_distill), lambda m: len(m.concepts_)
+    return make
+
+
+def _auglinear(args, llm):
+    from nlmodels import AugLinearClassifier
+
+    return AugLinearClassifier(), lambda m: len(getattr(m, "vocabulary_", [])) or math.nan
+
+
+def _rulelist(args, llm):
+    from nlmodels import RuleListClassifier
+
+    return RuleListClassifier(max_rules=10), lambda m: len(m.rules_)
+
+
+def _imodelsx(args, llm):
+    from imodelsx import AugLinearClassifier
+
+    from nlmodels.embed import bundled_minilm_path
+
+    return AugLinearClassifier(checkpoint=str(bundled_minilm_path()), ngrams=2, all_ngrams=True), lambda m: math.nan
+
+
+METHODS = {
+    "concept": (_concept, "nlmodels ConceptClassifier (offline)"),
+    "auglinear": (_auglinear, "nlmodels AugLinearClassifier"),
+    "rulelist": (_rulelist, "nlmodels RuleListClassifier"),
+    "tfidf": (_tfidf, "TF-IDF 1-2-grams + logistic regression"),
+    "minilm_lr": (_minilm_lr, "all-MiniLM-L6-v2 + logistic regression (black box)"),
+    "imodelsx": (_imodelsx, "imodelsX AugLinearClassifier"),
+    "concept_llm": (_concept_llm("llm"), "ConceptClassifier, chat model measures"),
+    "concept_distill": (_concept_llm("distill"), "ConceptClassifier, distilled chat answers"),
+}
+DEFAULT_METHODS = ["concept", "auglinear", "rulelist", "tfidf", "minilm_lr", "imodelsx"]
+
+
+# ---------------------------------------------------------------------------------------- running
+def load(data: Path, name: str, quick: bool, seed: int = 0):
+    train = pd.read_csv(data / name / "train.csv")
+    test = pd.read_csv(data / name / "test.csv")
+    if quick:
+        train = train.groupby("label", group_keys=False).apply(
+            lambda g: g.sample(min(len(g), max(1, int(600 * len(g) / len(train)))), random_state=seed))
+        test = test.sample(min(len(test), 300), random_state=seed)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def run_one(method, name, train, test, args, llm):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    make, _ = METHODS[method]
+    try:
+        model, n_readable = make(args, llm)
+    except ImportError as error:
+        print(f"  skipped {method}: {error}", file=sys.stderr)
+        return None
+    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix=f"nlmodels-bench-{method}-")
+    os.environ["NLMODELS_CACHE_DIR"] = str(cache_dir)
+    usage_before = llm.usage.as_dict() if llm is not None else None
+    start = time.perf_counter()
+    model.fit(train.text.tolist(), train.label.to_numpy())
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(test.text.tolist())
+    predict_s = time.perf_counter() - start
+    row = {
+        "dataset": name, "method": method,
+        "accuracy": accuracy_score(test.label, predicted),
+        "macro_f1": f1_score(test.label, predicted, average="macro"),
+        "readable_features": n_readable(model),
+        "fit_s": fit_s, "predict_per_s": len(test) / predict_s,
+        "chat_calls": 0, "tokens": 0, "cache_hits": 0,
+    }
+    if llm is not None and method.startswith("concept_"):
+        used = llm.usage.as_dict()
+        row.update(chat_calls=used["calls"] - usage_before["calls"],
+                   tokens=used["total_tokens"] - usage_before["total_tokens"],
+                   cache_hits=used["cached"] - usage_before["cached"])
+    return row
+
+
+def plot(results: pd.DataFrame, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    shown = results.copy()
+    finite_max = shown.readable_features.replace(math.inf, np.nan).max()
+    blackbox_x = (finite_max if finite_max == finite_max else 100) * 10
+    shown["x"] = shown.readable_features.replace(math.inf, blackbox_x).fillna(blackbox_x)
+    markers = dict(zip(sorted(shown.dataset.unique()), "os^vDP*X"))
+    for method, group in shown.groupby("method"):
+        for _, r in group.iterrows():
+            ax.scatter(r.x, r.accuracy, marker=markers[r.dataset], color=f"C{sorted(shown.method.unique()).index(method)}",
+                       label=method if _ == group.index[0] else None)
+    for name, m in markers.items():
+        ax.scatter([], [], marker=m, color="gray", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("features a person must read (log; black boxes drawn at the right edge)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def table(results: pd.DataFrame) -> str:
+    shown = results.copy()
+    shown["readable_features"] = shown.readable_features.map(
+        lambda v: "black box" if v == math.inf else ("?" if v != v else f"{int(v):,}"))
+    for col, fmt in [("accuracy", "{:.3f}"), ("macro_f1", "{:.3f}"), ("fit_s", "{:.1f}"), ("predict_per_s", "{:,.0f}")]:
+        shown[col] = shown[col].map(fmt.format)
+    shown["tfidf_ref"] = shown.dataset.map(lambda d: REFERENCES.get(d, (math.nan,))[0])
+    shown["minilm_ref"] = shown.dataset.map(lambda d: REFERENCES.get(d, (math.nan, math.nan))[1])
+    return shown.to_markdown(index=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of <name>/train.csv,test.csv")
+    parser.add_argument("--datasets", help="comma-separated names (default: all six, or two with --quick)")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, of {list(METHODS)}")
+    parser.add_argument("--quick", action="store_true", help="two datasets, 600 training / 300 test texts")
+    parser.add_argument("--max-concepts", type=int, default=30)
+    parser.add_argument("--n-distill", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--cache-dir", help="share one cache across methods (faster reruns, fit times exclude embedding)")
+    parser.add_argument("--llm-model", help="chat model for the concept_llm / concept_distill methods")
+    parser.add_argument("--llm-base-url", help="OpenAI-compatible server for --llm-model")
+    args = parser.parse_args(argv)
+
+    names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else ALL_DATASETS)
+    methods = args.methods.split(",")
+    llm = None
+    if args.llm_model:
+        from nlmodels import ChatModel
+
+        llm = ChatModel(args.llm_model, base_url=args.llm_base_url)
+        methods += [m for m in ("concept_llm", "concept_distill") if m not in methods]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    rows = []
+    for name in names:
+        train, test = load(args.data, name, args.quick)
+        print(f"{name}: {len(train)} train, {len(test)} test", file=sys.stderr)
+        for method in methods:
+            if method.startswith("concept_") and llm is None:
+                continue
+            row = run_one(method, name, train, test, args, llm)
+            if row is not None:
+                rows.append(row)
+                print(f"  {method:16s} acc {row['accuracy']:.3f}  fit {row['fit_s']:.1f}s", file=sys.stderr)
+    results = pd.DataFrame(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.out / "results.csv", index=False)
+    text = table(results)
+    (args.out / "results.md").write_text(text + "\n")
+    plot(results, args.out / "accuracy_vs_features.png")
+    print(text)
+    return results
+
+
+if __name__ == "__main__":
+    main()

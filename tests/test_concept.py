@@ -1,0 +1,150 @@
+"""ConceptClassifier, ConceptRegressor and QuestionEmbedder, offline (bundled embedder)."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from textsets import reviews, topics
+from nlmodels import Concept, ConceptClassifier, ConceptRegressor, QuestionEmbedder
+
+
+@pytest.fixture(scope="module")
+def binary_model():
+    texts, labels = reviews(80)
+    return ConceptClassifier(max_concepts=6).fit(texts, labels), texts, labels
+
+
+def test_binary_fit_predict_and_shapes(binary_model):
+    model, texts, labels = binary_model
+    assert list(model.classes_) == ["neg", "pos"]
+    assert (model.predict(texts) == labels).mean() >= 0.9
+    proba = model.predict_proba(texts[:5])
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert model.decision_function(texts[:5]).shape == (5,)
+    assert 1 <= len(model.concepts_) <= 6
+    assert all(isinstance(c, Concept) and c.phrases for c in model.concepts_)
+
+
+def test_explain_rows_add_up_to_decision_function(binary_model):
+    model, texts, _ = binary_model
+    new = ["what a superb ending", "dull and clumsy", "a film"]
+    frame = model.explain(new)
+    assert list(frame.columns) == model.concept_names() + ["intercept"]
+    assert len(frame) == 3
+    np.testing.assert_allclose(frame.sum(axis=1).to_numpy(), model.decision_function(new), rtol=0, atol=1e-12)
+
+
+def test_printed_weights_are_the_weights_predict_uses(binary_model):
+    model, _, _ = binary_model
+    printed = str(model)
+    assert "intercept" in printed and f"{model.intercept_[0]:+8.3f}" in printed
+    for k, name in enumerate(model.concept_names()):
+        S = model.n_signals_
+        weight = model.coef_[0, k * S:(k + 1) * S].sum()
+        line = next(line for line in printed.splitlines() if name in line)
+        assert float(re.match(r"\s*([+-]\d+\.\d+)", line).group(1)) == pytest.approx(weight, abs=5e-4)
+    assert "<table>" in model._repr_html_()
+
+
+def test_multiclass_explain_by_target():
+    texts, labels = topics(15)
+    model = ConceptClassifier(max_concepts=8).fit(texts, labels)
+    assert (model.predict(texts) == labels).mean() >= 0.9
+    scores = model.decision_function(texts[:4])
+    assert scores.shape == (4, 3)
+    for j, cls in enumerate(model.classes_):
+        frame = model.explain(texts[:4], target=cls)
+        np.testing.assert_allclose(frame.sum(axis=1).to_numpy(), scores[:, j], atol=1e-12)
+    with pytest.raises(ValueError, match="not a class"):
+        model.explain(texts[:1], target="weather")
+    assert "class 'money'" in str(model)
+
+
+def test_max_concepts_is_a_hard_cap():
+    texts, labels = topics(15)
+    for cap in (1, 3):
+        model = ConceptClassifier(max_concepts=cap).fit(texts, labels)
+        assert len(model.concepts_) <= cap
+        assert model.coef_.shape[1] == len(model.concepts_) * model.n_signals_
+
+
+def test_params_clone_and_numpy_or_pandas_input(binary_model):
+    model, texts, labels = binary_model
+    params = model.get_params()
+    assert params["max_concepts"] == 6 and params["measure"] == "embedding"
+    copy = clone(model)
+    assert not hasattr(copy, "coef_") and copy.get_params() == params
+    refit = copy.fit(pd.Series(texts), pd.Series(labels))
+    np.testing.assert_array_equal(refit.predict(np.array(texts[:10])), model.predict(texts[:10]))
+
+
+def test_expert_concepts_are_offered_to_the_head():
+    texts, labels = reviews(60)
+    written = Concept("mentions something bad", ("awful", "terrible", "dreadful", "dull"), "expert")
+    model = ConceptClassifier(max_concepts=30, concepts=[written]).fit(texts, labels)
+    assert model.concepts_[0] == written or written not in model.concepts_  # kept first when it carries weight
+    assert any(c.source == "data" for c in model.concepts_)
+
+
+def test_regressor_explain_adds_up_and_fits_the_trend():
+    texts, labels = reviews(80)
+    rng = np.random.RandomState(0)
+    y = np.where(labels == "pos", 4.0, 1.0) + rng.normal(0, 0.1, len(labels))
+    model = ConceptRegressor(max_concepts=5).fit(texts, y)
+    predicted = model.predict(texts)
+    assert np.corrcoef(predicted, y)[0, 1] > 0.9
+    frame = model.explain(texts[:5])
+    np.testing.assert_allclose(frame.sum(axis=1).to_numpy(), predicted[:5], atol=1e-12)
+    assert len(model.concepts_) <= 5 and "ConceptRegressor" in str(model)
+
+
+def test_question_embedder_in_a_pipeline():
+    texts, labels = reviews(60)
+    embedder = QuestionEmbedder(groups_per_class=4)
+    pipe = make_pipeline(embedder, LogisticRegression(max_iter=1000)).fit(texts, labels)
+    assert (pipe.predict(texts) == labels).mean() >= 0.9
+    names = embedder.get_feature_names_out()
+    assert embedder.transform(texts[:3]).shape == (3, len(names))
+    assert names[0].endswith("[similar]") and names[1].endswith("[mentions]")
+    scores = embedder.transform(texts)
+    assert scores.min() >= 0 and scores.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "X, y, error, message",
+    [
+        ([], [], ValueError, "empty"),
+        (["good", "bad", "fine"], ["a", "b"], ValueError, "3 texts but y has 2"),
+        (["good", None, "fine"], ["a", "b", "a"], ValueError, "row 1"),
+        (["good", "   ", "fine"], ["a", "b", "a"], ValueError, "whitespace-only text at row 1"),
+        (["good", 7, "fine"], ["a", "b", "a"], TypeError, "row 1"),
+        (["good", b"bad", "fine"], ["a", "b", "a"], TypeError, "bytes at row 1"),
+        (["good", "bad", "fine"], ["a", "a", "a"], ValueError, "only 1 class"),
+        (["good", "bad", "fine"], ["a", None, "b"], ValueError, "missing label .* row 1"),
+        ("one string", ["a"], TypeError, "single string"),
+    ],
+)
+def test_bad_input_names_the_problem_and_row(X, y, error, message):
+    with pytest.raises(error, match=message):
+        ConceptClassifier().fit(X, y)
+
+
+def test_bad_parameters_are_explained():
+    texts, labels = reviews(20)
+    with pytest.raises(ValueError, match="needs a chat model"):
+        ConceptClassifier(measure="llm").fit(texts, labels)
+    with pytest.raises(ValueError, match="measure must be one of"):
+        ConceptClassifier(measure="telepathy").fit(texts, labels)
+    with pytest.raises(ValueError, match="max_concepts"):
+        ConceptClassifier(max_concepts=0).fit(texts, labels)
+
+
+def test_long_texts_are_truncated_with_a_warning(binary_model):
+    model, _, _ = binary_model
+    with pytest.warns(UserWarning, match="truncated"):
+        model.predict(["wonderful " * 1000])
