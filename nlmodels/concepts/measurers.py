@@ -99,6 +99,17 @@ class EmbeddingMeasurer:
             self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
         return self
 
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only these concepts (their probes and phrases are independent of the others)."""
+        position = {k: i for i, k in enumerate(keep)}
+        kept_questions = [j for j, k in enumerate(self.questions_) if k in position]
+        if len(self.questions_):
+            self.Q_, self.low_, self.high_ = (self.Q_[:, kept_questions], self.low_[kept_questions],
+                                              self.high_[kept_questions])
+        self.questions_ = np.array([position[self.questions_[j]] for j in kept_questions], dtype=int)
+        self.concepts_ = [self.concepts_[k] for k in keep]
+        self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
+
     def transform(self, texts, embeddings) -> np.ndarray:
         similar = expit(embeddings @ self.W_ + self.b_)
         if len(self.questions_):
@@ -142,7 +153,13 @@ class LLMMeasurer:
 
     def fit(self, texts, embeddings, concepts, y=None):
         self.concepts_ = list(concepts)
+        self.keep_ = np.arange(len(self.concepts_))
         return self
+
+    def select(self, keep: np.ndarray) -> None:
+        """Return only these concepts' columns from now on. Every concept asked during fit is still
+        asked, so a text's prompt, and so its answers, are the same at fit and at predict."""
+        self.keep_ = self.keep_[keep]
 
     def prompt(self, text: str) -> str:
         questions = "\n".join(f"{i + 1}. {c.text}" for i, c in enumerate(self.concepts_))
@@ -168,7 +185,7 @@ class LLMMeasurer:
         return out
 
     def transform(self, texts, embeddings) -> np.ndarray:
-        return self.answer(texts)
+        return self.answer(texts)[:, self.keep_]
 
 
 class DistillMeasurer:
@@ -200,6 +217,11 @@ class DistillMeasurer:
         self.n_answered_ = int(answered.sum())
         self.W_, self.b_ = fit_probes(embeddings[sample][answered], answers[answered], C=self.C, n_jobs=self.n_jobs)
         return self
+
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only these concepts' probes."""
+        self.concepts_ = [self.concepts_[k] for k in keep]
+        self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
 
     def transform(self, texts, embeddings) -> np.ndarray:
         return expit(embeddings @ self.W_ + self.b_)

@@ -64,7 +64,7 @@ class _ConceptFeatures:
             concepts = self._llm_rounds(texts, y, bins, E, expert)
         else:
             concepts = expert + PhraseProposer(
-                phrases_per_class=self.phrases_per_class, groups_per_class=self.groups_per_class,
+                phrases_per_class=self.phrases_per_class, groups_per_class=self._groups_per_class(bins),
                 random_state=self.random_state,
             ).propose(texts, bins, self.embedder_)
         if not concepts:
@@ -72,6 +72,11 @@ class _ConceptFeatures:
         self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
         self.concepts_ = concepts
         return E, self.measurer_.transform(texts, E)
+
+    def _groups_per_class(self, bins):
+        if self.groups_per_class == "auto":
+            return max(12, int(np.ceil(80 / len(np.unique(bins)))))
+        return int(self.groups_per_class)
 
     def _llm_rounds(self, texts, y, bins, E, concepts):
         """Propose questions in rounds; between rounds, score them offline (question similarity)
@@ -127,15 +132,7 @@ class _ConceptFeatures:
         keep = np.flatnonzero(used_columns.reshape(-1, S).any(axis=1))
         columns = (keep[:, None] * S + np.arange(S)).ravel()
         self.concepts_ = [self.concepts_[k] for k in keep]
-        m = self.measurer_
-        m.concepts_ = self.concepts_
-        if hasattr(m, "W_"):
-            m.W_, m.b_ = m.W_[:, keep], m.b_[keep]
-        if getattr(m, "questions_", None) is not None and len(m.questions_):
-            position = {k: i for i, k in enumerate(keep)}
-            kept_q = [j for j, k in enumerate(m.questions_) if k in position]
-            m.Q_, m.low_, m.high_ = m.Q_[:, kept_q], m.low_[kept_q], m.high_[kept_q]
-            m.questions_ = np.array([position[m.questions_[j]] for j in kept_q], dtype=int)
+        self.measurer_.select(keep)
         self.fill_values_ = self.fill_values_[columns]
         return columns
 
@@ -174,8 +171,9 @@ _COMMON_PARAMS = """
         Training texts the chat model answers for ``measure="distill"``.
     phrases_per_class : int, default=200
         Mined phrases per class (offline proposer).
-    groups_per_class : int, default=24
-        Phrase groups, i.e. candidate concepts, per class (offline proposer).
+    groups_per_class : int or "auto", default="auto"
+        Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: about 80
+        candidates in all, at least 12 per class (binary 40, three classes 27, six classes 14).
     on_error : {"raise", "missing"}, default="raise"
         A chat call that fails for good: raise naming the rows, or score the text as missing
         (replaced by the training mean of each concept).
@@ -188,7 +186,7 @@ _COMMON_PARAMS = """
 class _ConceptModel(_ConceptFeatures, BaseEstimator):
     def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
                  proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200,
-                 phrases_per_class=200, groups_per_class=24, on_error="raise", n_jobs=None, random_state=0):
+                 phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
         self.llm = llm
         self.embedder = embedder
         self.measure = measure
@@ -405,7 +403,7 @@ class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
 
     def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
                  proposer="auto", n_rounds=1, questions_per_round=10, n_distill=200,
-                 phrases_per_class=200, groups_per_class=24, on_error="raise", n_jobs=None, random_state=0,
+                 phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0,
                  regression=False):
         _ConceptModel.__init__(self, llm, embedder=embedder, measure=measure, max_concepts=max_concepts,
                                concepts=concepts, proposer=proposer, n_rounds=n_rounds,
