@@ -5,9 +5,9 @@ and names its columns with ``signals``: the matrix has one column per concept an
 concept-major (column ``k * len(signals) + s``).
 
 - :class:`EmbeddingMeasurer` (offline): ``similar``, a probe on the text embedding trained to
-  recognise texts that mention the concept's phrases (so it also scores paraphrases), and
-  ``mentions``, whether the text contains one of the phrases. Concepts with no phrases (written
-  questions) get the cosine between text and question, rescaled on the training texts.
+  recognise texts that mention the concept's phrases (so it also scores paraphrases); ``close``,
+  the cosine between text and concept, rescaled on the training texts; ``mentions``, whether the
+  text contains one of the phrases.
 - :class:`LLMMeasurer`: a chat model answers every concept for one text in one structured call.
 - :class:`DistillMeasurer`: the chat model answers for ``n_distill`` training texts; a probe per
   concept on the embeddings learns those answers; transform makes no chat call.
@@ -73,7 +73,13 @@ class EmbeddingMeasurer:
     Parameters
     ----------
     embedder : Embedder
-        Embeds written questions (concepts with no phrases).
+        Embeds the concepts' phrases and written questions.
+    signals : tuple of {"similar", "close", "mentions"}, default=("similar", "close", "mentions")
+        The columns measured per concept. ``similar``: a logistic probe on the text embedding trained
+        to recognise texts that contain one of the concept's phrases (for a written question: same as
+        ``close``). ``close``: cosine between the text and the concept (mean of its phrase embeddings,
+        or the question), rescaled so the 5th-95th percentile of training texts spans [0, 1], clipped.
+        ``mentions``: 1 if the text contains one of the phrases.
     C : float, default=1.0
         Inverse L2 strength of the probes.
     n_jobs : int, default=None
@@ -81,44 +87,47 @@ class EmbeddingMeasurer:
     """
 
     name = "embedding"
-    signals = ("similar", "mentions")
 
-    def __init__(self, embedder, C: float = 1.0, n_jobs=None):
+    def __init__(self, embedder, signals=("similar", "close", "mentions"), C: float = 1.0, n_jobs=None):
         self.embedder = embedder
+        self.signals = tuple(signals)
         self.C = C
         self.n_jobs = n_jobs
 
+    def _centroids(self, concepts) -> np.ndarray:
+        vectors = []
+        for c in concepts:
+            v = self.embedder.encode(list(c.phrases) or [c.text]).mean(axis=0)
+            vectors.append(v / max(np.linalg.norm(v), 1e-12))
+        return np.stack(vectors, axis=1)
+
     def fit(self, texts, embeddings, concepts, y=None):
+        unknown = set(self.signals) - {"similar", "close", "mentions"}
+        if unknown or not self.signals:
+            raise ValueError(f"signals must be a non-empty subset of similar, close, mentions; got {self.signals}")
         self.concepts_ = list(concepts)
-        mentions = phrase_matches(texts, self.concepts_)
-        self.W_, self.b_ = fit_probes(embeddings, mentions, C=self.C, n_jobs=self.n_jobs)
-        self.questions_ = np.array([k for k, c in enumerate(self.concepts_) if not c.phrases], dtype=int)
-        if len(self.questions_):
-            self.Q_ = self.embedder.encode([self.concepts_[k].text for k in self.questions_]).T
-            cosine = embeddings @ self.Q_
-            self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
+        self.centroids_ = self._centroids(self.concepts_)
+        cosine = embeddings @ self.centroids_
+        self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
+        self.has_phrases_ = np.array([bool(c.phrases) for c in self.concepts_])
+        self.W_, self.b_ = fit_probes(embeddings, phrase_matches(texts, self.concepts_), C=self.C, n_jobs=self.n_jobs)
         return self
 
     def select(self, keep: np.ndarray) -> None:
-        """Keep only these concepts (their probes and phrases are independent of the others)."""
-        position = {k: i for i, k in enumerate(keep)}
-        kept_questions = [j for j, k in enumerate(self.questions_) if k in position]
-        if len(self.questions_):
-            self.Q_, self.low_, self.high_ = (self.Q_[:, kept_questions], self.low_[kept_questions],
-                                              self.high_[kept_questions])
-        self.questions_ = np.array([position[self.questions_[j]] for j in kept_questions], dtype=int)
+        """Keep only these concepts (each one's measurement is independent of the others)."""
         self.concepts_ = [self.concepts_[k] for k in keep]
+        self.centroids_, self.low_, self.high_ = self.centroids_[:, keep], self.low_[keep], self.high_[keep]
+        self.has_phrases_ = self.has_phrases_[keep]
         self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
 
     def transform(self, texts, embeddings) -> np.ndarray:
-        similar = expit(embeddings @ self.W_ + self.b_)
-        if len(self.questions_):
-            cosine = embeddings @ self.Q_
-            similar[:, self.questions_] = np.clip(
-                (cosine - self.low_) / np.maximum(self.high_ - self.low_, 1e-6), 0, 1
-            )
-        mentions = phrase_matches(texts, self.concepts_)
-        return np.stack([similar, mentions], axis=2).reshape(len(texts), -1)
+        close = np.clip((embeddings @ self.centroids_ - self.low_) / np.maximum(self.high_ - self.low_, 1e-6), 0, 1)
+        columns = {"close": close}
+        if "similar" in self.signals:
+            columns["similar"] = np.where(self.has_phrases_, expit(embeddings @ self.W_ + self.b_), close)
+        if "mentions" in self.signals:
+            columns["mentions"] = phrase_matches(texts, self.concepts_)
+        return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)
 
 
 def _answers_schema(n: int) -> type[pydantic.BaseModel]:

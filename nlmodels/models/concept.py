@@ -20,6 +20,7 @@ from ._head import fit_sparse_classifier, fit_sparse_regressor
 __all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
 
 _MEASURES = ("embedding", "llm", "distill")
+SIGNALS = ("similar", "mentions")
 
 
 def _label(value) -> str:
@@ -51,7 +52,7 @@ class _ConceptFeatures:
         if self.measure == "distill":
             return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
                                    on_error=self.on_error, n_jobs=self.n_jobs)
-        return EmbeddingMeasurer(self.embedder_, n_jobs=self.n_jobs)
+        return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, n_jobs=self.n_jobs)
 
     def _propose_and_measure(self, texts, y):
         """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
