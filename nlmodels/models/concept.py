@@ -63,20 +63,25 @@ class _ConceptFeatures:
         expert = [c if isinstance(c, Concept) else Concept(str(c), (), "expert") for c in (self.concepts or [])]
         if self.llm is not None and self.proposer in ("auto", "llm"):
             concepts = self._llm_rounds(texts, y, bins, E, expert)
-        else:
-            concepts = expert + PhraseProposer(
-                phrases_per_class=self.phrases_per_class, groups_per_class=self._groups_per_class(bins),
-                random_state=self.random_state,
-            ).propose(texts, bins, self.embedder_)
+            if not concepts:
+                raise ValueError("no concept could be proposed from these texts (too few or too short?)")
+            self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
+            self.concepts_ = concepts
+            return E, self.measurer_.transform(texts, E)
+        self.groups_per_class_ = self._groups_per_class(bins)
+        concepts = expert + PhraseProposer(
+            phrases_per_class=self.phrases_per_class, groups_per_class=self.groups_per_class_,
+            random_state=self.random_state,
+        ).propose(texts, bins, self.embedder_)
         if not concepts:
             raise ValueError("no concept could be proposed from these texts (too few or too short?)")
         self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
         self.concepts_ = concepts
         return E, self.measurer_.transform(texts, E)
 
-    def _groups_per_class(self, bins):
-        if self.groups_per_class == "auto":
-            return max(12, int(np.ceil(80 / len(np.unique(bins)))))
+    def _groups_per_class(self, bins) -> int:
+        if self.groups_per_class == "auto":  # 32 per class, at most 128 candidates in all
+            return min(32, 128 // len(np.unique(bins)))
         return int(self.groups_per_class)
 
     def _llm_rounds(self, texts, y, bins, E, concepts):
@@ -173,8 +178,8 @@ _COMMON_PARAMS = """
     phrases_per_class : int, default=200
         Mined phrases per class (offline proposer).
     groups_per_class : int or "auto", default="auto"
-        Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: about 80
-        candidates in all, at least 12 per class (binary 40, three classes 27, six classes 14).
+        Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: 32 per
+        class, at most 128 candidates in all (six classes: 21); recorded in ``groups_per_class_``.
     on_error : {"raise", "missing"}, default="raise"
         A chat call that fails for good: raise naming the rows, or score the text as missing
         (replaced by the training mean of each concept).
@@ -278,13 +283,14 @@ class ConceptClassifier(ClassifierMixin, _ConceptModel):
         self.classes_ = np.unique(y)
         _, F = self._propose_and_measure(texts, y)
         F = self._fill_missing(F)
-        coef, intercept, used = fit_sparse_classifier(
-            F, y, self._groups(len(self.concepts_)), self.max_concepts, random_state=self.random_state
-        )
+        coef, intercept, used = self._fit_head(F, y, self._groups(len(self.concepts_)))
         columns = self._keep(used)
         self.coef_, self.intercept_ = coef[:, columns], intercept
         self.n_features_in_ = 1
         return self
+
+    def _fit_head(self, F, y, groups):
+        return fit_sparse_classifier(F, y, groups, self.max_concepts, random_state=self.random_state)
 
     def decision_function(self, X):
         check_is_fitted(self, "coef_")
@@ -362,11 +368,14 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
         texts, y = check_texts_labels(X, y, regression=True)
         _, F = self._propose_and_measure(texts, y)
         F = self._fill_missing(F)
-        coef, intercept, used = fit_sparse_regressor(F, y, self._groups(len(self.concepts_)), self.max_concepts)
+        coef, intercept, used = self._fit_head(F, y, self._groups(len(self.concepts_)))
         columns = self._keep(used)
         self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
         self.n_features_in_ = 1
         return self
+
+    def _fit_head(self, F, y, groups):
+        return fit_sparse_regressor(F, y, groups, self.max_concepts)
 
     def predict(self, X):
         check_is_fitted(self, "coef_")
@@ -390,6 +399,7 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
 
 
 class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
+
     __doc__ = f"""A scikit-learn transformer: ``fit`` proposes concepts, ``transform`` measures them.
 
     Put it in a Pipeline before any model. Output columns are concepts (times signals for
