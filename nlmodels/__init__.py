@@ -22,3 +22,7 @@ __all__ = [
     "Usage",
     "__version__",
 ]
+
+from .report import load  # noqa: E402  (reads a model written by model.to_json)
+
+__all__.append("load")

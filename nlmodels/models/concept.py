@@ -249,6 +249,57 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
             out += [f"  {w:+8.3f}  {name}{detail}" for w, name, detail in self._weights_table(row)]
         return "\n".join(out)
 
+    # ------------------------------------------------------------------ audit (nlmodels.report)
+    def _record_training(self, texts, y) -> None:
+        """Keep what the model's record says about its training data: size, balance, date."""
+        from datetime import datetime, timezone
+
+        summary = {"n_texts": len(texts), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "mean_chars": float(np.mean([len(t) for t in texts]))}
+        if self._regression:
+            summary["target"] = {k: float(f(y)) for k, f in
+                                 (("min", np.min), ("mean", np.mean), ("max", np.max), ("std", np.std))}
+        else:
+            values, counts = np.unique(y, return_counts=True)
+            summary["classes"] = [{"label": v.item() if hasattr(v, "item") else v, "count": int(c),
+                                   "share": float(c / len(y))} for v, c in zip(values, counts)]
+        if self.llm is not None and hasattr(self.llm, "usage"):  # the client's totals when fit ended
+            summary["chat_usage"] = self.llm.usage.as_dict()
+        self.training_ = summary
+        self.edits_ = []
+
+    def to_json(self, path=None):
+        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
+        from ..report.export import to_json
+        return to_json(self, path)
+
+    def report(self, X, y, path, **options):
+        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html).
+        Options: see :func:`nlmodels.report.card_data`."""
+        from ..report.card import write_card
+        return write_card(self, X, y, path, **options)
+
+    def edit(self, remove=(), add=(), *, author=None, note=None):
+        """A copy with concepts removed and/or added (a question or a list of phrases); its head is
+        cleared: call ``.refit_head(X, y)`` on it. Recorded in ``edits_``."""
+        from ..report.edit import edit
+        return edit(self, remove=remove, add=add, author=author, note=note)
+
+    def refit_head(self, X, y):
+        """Refit only the head (measuring only what an edit added); returns ``self``."""
+        from ..report.edit import refit_head
+        return refit_head(self, X, y)
+
+    def plot_weights(self, **options):
+        """Concept weights as a bar chart (a matplotlib Figure)."""
+        from ..report.plots import plot_weights
+        return plot_weights(self, **options)
+
+    def plot_explanation(self, text, **options):
+        """One text's prediction as a waterfall from the intercept to the decision value (a Figure)."""
+        from ..report.plots import plot_explanation
+        return plot_explanation(self, text, **options)
+
 
 class ConceptClassifier(ClassifierMixin, _ConceptModel):
     __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
@@ -287,6 +338,7 @@ class ConceptClassifier(ClassifierMixin, _ConceptModel):
         columns = self._keep(used)
         self.coef_, self.intercept_ = coef[:, columns], intercept
         self.n_features_in_ = 1
+        self._record_training(texts, y)
         return self
 
     def _fit_head(self, F, y, groups):
@@ -372,6 +424,7 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
         columns = self._keep(used)
         self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
         self.n_features_in_ = 1
+        self._record_training(texts, y)
         return self
 
     def _fit_head(self, F, y, groups):

@@ -1,0 +1,512 @@
+"""Model cards: what a fitted concept model does, how well, on what evidence, and its limits.
+
+:func:`card_data` gathers everything (metrics, each concept's weight, how often it fires and the
+test texts where it fires most, how it is measured, chat-model usage, data, limitations, edit
+history) into a dict; :func:`write_card` renders it as Markdown (``.md``; plots written beside it
+as PNG files) or as one self-contained HTML page (``.html``; inline CSS, plots as base64 PNG, no
+script, no outside resource).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .._validation import check_texts_labels
+from .._version import __version__
+from .concept_state import measurement_text
+from .export import chat_model_record, plain
+from .plots import concept_weights, figure_png, plot_explanation, plot_weights
+
+__all__ = ["card_data", "write_card"]
+
+FIRES_AT = 0.5
+
+
+def _label(value) -> str:
+    return str(value.item() if hasattr(value, "item") else value)
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _usage(llm):
+    return llm.usage.as_dict() if llm is not None and hasattr(llm, "usage") else None
+
+
+def _classification_metrics(model, texts, y):
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+    from sklearn.metrics import precision_recall_fscore_support
+
+    predicted = model.predict(texts)
+    labels = list(model.classes_) + [c for c in np.unique(y) if c not in set(model.classes_)]
+    p, r, f, s = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
+    accuracy = float(accuracy_score(y, predicted))
+    return predicted, {
+        "kind": "classification",
+        "n": len(texts),
+        "accuracy": accuracy,
+        "accuracy_95ci": 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / len(texts)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+        "macro_f1": float(f1_score(y, predicted, labels=list(model.classes_), average="macro", zero_division=0)),
+        "per_class": [{"class": _label(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                       "support": int(s[i])} for i, c in enumerate(labels)],
+        "labels": [_label(c) for c in labels],
+        "confusion": confusion_matrix(y, predicted, labels=labels).tolist(),
+        "unknown_classes": [_label(c) for c in labels[len(model.classes_):]],
+    }
+
+
+def _regression_metrics(model, texts, y):
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    predicted = model.predict(texts)
+    return predicted, {
+        "kind": "regression", "n": len(texts),
+        "r2": float(r2_score(y, predicted)) if len(texts) > 1 else float("nan"),
+        "mae": float(mean_absolute_error(y, predicted)),
+        "rmse": float(math.sqrt(mean_squared_error(y, predicted))),
+        "target_mean": float(np.mean(y)), "target_std": float(np.std(y)),
+    }
+
+
+def _concepts(model, texts, y, predicted, F, n_examples):
+    signals = list(model.measurer_.signals)
+    S = len(signals)
+    rows = list(range(model.coef_.shape[0]))
+    contributions = [model._contributions(F, r) for r in rows]
+    out = []
+    for k, (concept, name) in enumerate(zip(model.concepts_, model.concept_names())):
+        block = F[:, k * S:(k + 1) * S]
+        main = block[:, 0]
+        order = np.lexsort((-block.sum(axis=1), -main))[:n_examples]
+        examples = [{"text": texts[i], "score": float(main[i]),
+                     "scores": {s: float(block[i, j]) for j, s in enumerate(signals)},
+                     "label": _label(y[i]), "predicted": _label(predicted[i])}
+                    for i in order if main[i] > 0]
+        record = {
+            "index": k, "name": name, "text": concept.text, "source": concept.source,
+            "phrases": list(concept.phrases), "target": plain(concept.target),
+            "weights": [float(w) for w in (concept_weights(model, r)[k] for r in rows)],
+            "signal_weights": {s: [float(model.coef_[r, k * S + j]) for r in rows] for j, s in enumerate(signals)},
+            "fires": float((main >= FIRES_AT).mean()),
+            "mean_score": float(main.mean()),
+            "mean_abs_contribution": [float(np.abs(c[:, k]).mean()) for c in contributions],
+            "examples": examples,
+        }
+        if "mentions" in signals:
+            record["mentions"] = float(block[:, signals.index("mentions")].mean())
+        out.append(record)
+    order = np.argsort([-max(abs(w) for w in c["weights"]) for c in out], kind="stable")
+    return [out[i] for i in order]
+
+
+def _limitations(model, metrics, concepts, extra) -> list[str]:
+    items = []
+    n = metrics["n"]
+    if metrics["kind"] == "classification":
+        items.append(f"Measured on {n} test texts: accuracy is known to about ±{metrics['accuracy_95ci']:.3f} "
+                     "(95% interval); per-class numbers for small classes are less certain still.")
+        if metrics["unknown_classes"]:
+            items.append("The test labels include classes the model never saw in training: "
+                         + ", ".join(metrics["unknown_classes"]) + ".")
+    else:
+        items.append(f"Measured on {n} test texts; errors on other data can differ.")
+    items.append("Weights are associations learned from the training data, not causes. Concepts that "
+                 "overlap share weight, so no single weight should be read alone; the explanation of a "
+                 "prediction (contributions that add up to the decision value) is exact.")
+    m = model.measurer_
+    name = type(m).__name__
+    if name == "EmbeddingMeasurer":
+        items.append("Scores come from sentence embeddings and phrase matches: they approximate a concept's "
+                     "meaning. Embeddings place opposites close (MiniLM puts 'awful' near 'beautiful') and "
+                     "do not read negation reliably; 'mentions' is literal word matching.")
+    if any(c.source == "data" for c in model.concepts_):
+        items.append("Phrase concepts were mined from the training texts: they reflect that data's vocabulary, "
+                     "language and time, and a concept's name shows only its strongest phrases.")
+    if name in ("LLMMeasurer", "DistillMeasurer"):
+        items.append("Scores depend on the chat model's answers: another model, model version or server gives "
+                     "other answers and so other predictions. Answers are cached: the same text and settings "
+                     "always get the same answer here.")
+    if name == "DistillMeasurer":
+        items.append("Probes learned the chat model's answers from a sample of training texts; on texts unlike "
+                     "them the probes can disagree with what the chat model would answer.")
+    silent = [c["name"] for c in concepts if c["fires"] == 0]
+    if silent:
+        items.append(f"{len(silent)} concept(s) never reached a score of {FIRES_AT} on the test texts, so this "
+                     "test set says little about them: " + "; ".join(_short(s, 80) for s in silent[:5])
+                     + (" …" if len(silent) > 5 else "") + ".")
+    items.append("Texts longer than 4,000 characters are cut before they are measured.")
+    if getattr(model, "edits_", None):
+        items.append("The model was edited by hand after fitting (see the edit history); the metrics above are "
+                     "those of the edited model.")
+    items += [str(e) for e in (extra or [])]
+    return items
+
+
+def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, limitations=None,
+              title: str | None = None, explain_text: str | None = None) -> dict:
+    """Everything a model card shows, as a dict (the renderers only lay it out).
+
+    Parameters
+    ----------
+    model : fitted ConceptClassifier or ConceptRegressor
+    X, y : test texts and their labels (or targets)
+    n_examples : int, default=3
+        Test texts shown per concept: those where it fires most strongly.
+    prices : dict, default=None
+        ``{"prompt": USD per million prompt tokens, "completion": USD per million completion tokens}``
+        to turn chat-model token counts into a cost.
+    limitations : list of str, default=None
+        Limitations to add to the ones the card finds itself.
+    title : str, default=None
+    explain_text : str, default=None
+        The text whose explanation is drawn; default: the first misclassified test text (or the first).
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model, "coef_")
+    texts, y = check_texts_labels(X, y, regression=model._regression)
+    llm = getattr(model, "llm", None)
+    before = _usage(llm)
+    F = model._measure(texts)
+    if model._regression:
+        predicted, metrics = _regression_metrics(model, texts, y)
+    else:
+        predicted, metrics = _classification_metrics(model, texts, y)
+    after = _usage(llm)
+    concepts = _concepts(model, texts, y, predicted, F, n_examples)
+    if explain_text is None:
+        wrong = np.flatnonzero(predicted != y) if not model._regression else np.argsort(-np.abs(predicted - y))
+        explain_text = texts[int(wrong[0])] if len(wrong) else texts[0]
+    usage = None
+    if llm is not None:
+        usage = {"chat_model": chat_model_record(llm),
+                 "fit": (getattr(model, "training_", None) or {}).get("chat_usage"),
+                 "card": {k: after[k] - before[k] for k in after}}
+        if prices:
+            for part in ("fit", "card"):
+                u = usage[part]
+                if u:
+                    u["cost_usd"] = (u["prompt_tokens"] * prices.get("prompt", 0)
+                                     + u["completion_tokens"] * prices.get("completion", 0)) / 1e6
+    training = getattr(model, "training_", None)
+    test = {"n_texts": len(texts)}
+    if not model._regression:
+        values, counts = np.unique(y, return_counts=True)
+        test["classes"] = [{"label": _label(v), "count": int(c), "share": float(c / len(y))}
+                           for v, c in zip(values, counts)]
+    return {
+        "title": title or f"Model card: {type(model).__name__}",
+        "estimator": type(model).__name__,
+        "library_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "printed": str(model),
+        "classes": [_label(c) for c in model.classes_] if hasattr(model, "classes_") else None,
+        "intercept": [float(v) for v in model.intercept_],
+        "row_titles": _row_titles(model),
+        "signals": list(model.measurer_.signals),
+        "measurement": measurement_text(model),
+        "embedder": plain(model.embedder_.identity),
+        "metrics": metrics,
+        "concepts": concepts,
+        "usage": usage,
+        "training": training,
+        "test": test,
+        "edits": list(getattr(model, "edits_", [])),
+        "limitations": _limitations(model, metrics, concepts, limitations),
+        "explain_text": explain_text,
+        "params": {k: plain(v) for k, v in model.get_params(deep=False).items()
+                   if k not in ("llm", "embedder", "concepts")},
+    }
+
+
+def _row_titles(model) -> list[str]:
+    if not hasattr(model, "classes_"):
+        return ["weight"]
+    if len(model.classes_) == 2:
+        return [f"weight toward {_label(model.classes_[1])}"]
+    return [f"weight for {_label(c)}" for c in model.classes_]
+
+
+# ---------------------------------------------------------------------- shared wording
+def _fmt(v, digits=3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _metric_lines(m) -> list[tuple[str, str]]:
+    if m["kind"] == "classification":
+        return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
+                ("balanced accuracy", _fmt(m["balanced_accuracy"])), ("macro F1", _fmt(m["macro_f1"]))]
+    return [("test texts", str(m["n"])), ("R²", _fmt(m["r2"])), ("MAE", _fmt(m["mae"])),
+            ("RMSE", _fmt(m["rmse"])), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
+
+
+def _training_lines(training) -> list[tuple[str, str]]:
+    if not training:
+        return [("training data", "not recorded (a model fitted before nlmodels recorded it)")]
+    lines = [("training texts", str(training.get("n_texts"))), ("fitted at", str(training.get("date")))]
+    if training.get("classes"):
+        lines.append(("class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                 for c in training["classes"])))
+    if training.get("target"):
+        t = training["target"]
+        lines.append(("target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
+    if training.get("mean_chars") is not None:
+        lines.append(("mean text length", f"{training['mean_chars']:.0f} characters"))
+    return lines
+
+
+def _usage_lines(usage) -> list[tuple[str, str]]:
+    if usage is None:
+        return [("chat model", "none: the model was fitted and predicts offline")]
+    cm = usage["chat_model"]
+    lines = [("chat model", f"{cm['model']} at {cm['server']}")]
+    for part, title in (("fit", "while fitting"), ("card", "measuring the test texts for this card")):
+        u = usage.get(part)
+        if not u:
+            lines.append((title, "not recorded"))
+            continue
+        text = (f"{u['calls']} calls, {u['cached']} answers from the cache, {u['prompt_tokens']:,} prompt + "
+                f"{u['completion_tokens']:,} completion tokens, {u['failures']} failed")
+        if "cost_usd" in u:
+            text += f", cost ${u['cost_usd']:.4f}"
+        lines.append((title, text))
+    if not any("cost_usd" in (usage.get(p) or {}) for p in ("fit", "card")):
+        lines.append(("cost", "tokens × your provider's price (pass prices={'prompt': ..., 'completion': ...})"))
+    return lines
+
+
+def _edit_text(e) -> tuple[str, str, str]:
+    what = []
+    if e.get("removed"):
+        what.append("removed: " + "; ".join(e["removed"]))
+    if e.get("added"):
+        what.append("added: " + "; ".join(e["added"]))
+    if e.get("note"):
+        what.append(f"note: {e['note']}")
+    refit = e.get("refit")
+    if refit:
+        what.append(f"head refitted on {refit['n_texts']} texts ({refit['date']}), {refit['concepts']} concepts kept"
+                    + (f"; no weight left for: {'; '.join(refit['dropped'])}" if refit.get("dropped") else ""))
+    else:
+        what.append("head not refitted yet")
+    return str(e.get("date")), str(e.get("author") or "–"), " — ".join(what)
+
+
+def _weights_text(c, titles) -> str:
+    if len(c["weights"]) == 1:
+        return f"{c['weights'][0]:+.3f}"
+    return ", ".join(f"{t.removeprefix('weight for ')} {w:+.2f}" for t, w in zip(titles, c["weights"]))
+
+
+def _signal_text(c) -> str:
+    if len(c["signal_weights"]) == 1:
+        return ""
+    return ", ".join(f"{s} {w[0]:+.2f}" if len(w) == 1 else f"{s} " + "/".join(f"{v:+.2f}" for v in w)
+                     for s, w in c["signal_weights"].items())
+
+
+# ---------------------------------------------------------------------- Markdown
+def _md(text) -> str:
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def _md_table(header, rows) -> list[str]:
+    out = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    return out + [""]
+
+
+def render_markdown(data: dict, images: dict[str, str]) -> str:
+    m = data["metrics"]
+    out = [f"# {_md(data['title'])}", "",
+           f"{data['estimator']} · nlmodels {data['library_version']} · card written {data['created']}", ""]
+    out += ["## Summary", ""] + _md_table(["", ""], [
+        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
+        ("concepts", str(len(data["concepts"]))), ("measured by", data["measurement"]),
+        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
+                     f"(sha256 {str(data['embedder'].get('weights_sha256') or '–')[:16]}…)"),
+    ] + _usage_lines(data["usage"])[:1])
+    out += ["## Performance on the test set", ""] + _md_table(["metric", "value"], _metric_lines(m))
+    if m["kind"] == "classification":
+        out += ["Per class:", ""] + _md_table(["class", "precision", "recall", "F1", "support"], [
+            (c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"]) for c in m["per_class"]])
+        out += ["Confusion matrix (rows: true class, columns: predicted):", ""] + _md_table(
+            ["true \\ predicted"] + m["labels"], [[label] + row for label, row in zip(m["labels"], m["confusion"])])
+    out += ["## Concepts", "",
+            f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
+            f"its score ({data['signals'][0]}) is at least {FIRES_AT}.", ""]
+    header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
+    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c),
+                               f"{c['fires']:.1%}", f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
+                              for i, c in enumerate(data["concepts"])])
+    if "weights" in images:
+        out += [f"![concept weights]({images['weights']})", ""]
+    out += ["### Where each concept fires most strongly", ""]
+    for i, c in enumerate(data["concepts"]):
+        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else ""))
+        out.append("")
+        for e in c["examples"]:
+            out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
+                       f"“{_md(_short(e['text'], 200))}”")
+        if not c["examples"]:
+            out.append("- (no test text scores above 0)")
+        out.append("")
+    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", ""]
+    if "explanation" in images:
+        out += [f"![explanation]({images['explanation']})", ""]
+    out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
+    out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
+    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
+        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
+            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
+        if data["test"].get("classes") else []))
+    out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
+    out += ["## Edit history", ""]
+    out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+            if data["edits"] else ["No edits: the model is as fitted.", ""])
+    out += ["## The model as printed", "", "```", data["printed"], "```", ""]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------- HTML
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;color:#1d2630;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px 32px;background:#fff;min-height:100vh}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:28px 0 8px;border-bottom:2px solid #e3e7ec;padding-bottom:4px}
+h3{font-size:16px;margin:18px 0 6px}.meta{color:#5b6773;font-size:13px}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #d6dce3;padding:4px 8px;vertical-align:top}
+th{background:#eef1f5;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.pos{color:#a93226;font-weight:600}td.neg{color:#215d91;font-weight:600}
+.kv th{width:220px}.bar{display:inline-block;height:10px;background:#5d8aa8;vertical-align:middle}
+.concept{margin:10px 0;padding:8px 12px;border-left:4px solid #d6dce3;background:#fafbfc}
+.concept ul{margin:4px 0 0 18px;padding:0;font-size:13px}.score{font-variant-numeric:tabular-nums;color:#5b6773}
+img{max-width:100%;border:1px solid #e3e7ec}pre{background:#f3f5f7;padding:10px;overflow-x:auto;font-size:12px}
+.diag{background:#e8f3e8}.small{font-size:12px;color:#5b6773}
+"""
+
+
+def _h(text) -> str:
+    return html.escape(str(text))
+
+
+def _kv(rows) -> str:
+    return "<table class='kv'>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _table(header, rows, numeric=()) -> str:
+    head = "".join(f"<th>{_h(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class='num'>{_h(v)}</td>" if j in numeric else f"<td>{_h(v)}</td>"
+                                    for j, v in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(data: dict, images: dict[str, bytes]) -> str:
+    m = data["metrics"]
+    parts = [f"<h1>{_h(data['title'])}</h1>",
+             f"<p class='meta'>{_h(data['estimator'])} · nlmodels {_h(data['library_version'])} · "
+             f"card written {_h(data['created'])}</p>"]
+    parts += ["<h2>Summary</h2>", _kv([
+        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
+        ("concepts", len(data["concepts"])), ("measured by", data["measurement"]),
+        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
+                     f"(weights sha256 {data['embedder'].get('weights_sha256') or '–'})"),
+    ] + _usage_lines(data["usage"])[:1])]
+    parts += ["<h2>Performance on the test set</h2>", _kv(_metric_lines(m))]
+    if m["kind"] == "classification":
+        parts.append(_table(["class", "precision", "recall", "F1", "support"],
+                            [(c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"])
+                             for c in m["per_class"]], numeric=(1, 2, 3, 4)))
+        head = "".join(f"<th>{_h(label)}</th>" for label in m["labels"])
+        body = "".join(f"<tr><th>{_h(label)}</th>" + "".join(
+            f"<td class='num{' diag' if i == j else ''}'>{v}</td>" for j, v in enumerate(row)) + "</tr>"
+            for i, (label, row) in enumerate(zip(m["labels"], m["confusion"])))
+        parts.append(f"<p class='small'>Confusion matrix (rows: true class, columns: predicted)</p>"
+                     f"<table><tr><th>true \\ predicted</th>{head}</tr>{body}</table>")
+    parts += ["<h2>Concepts</h2>",
+              f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
+              f"text when its score ({_h(data['signals'][0])}) is at least {FIRES_AT}; "
+              "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
+    rows = []
+    for i, c in enumerate(data["concepts"]):
+        w = c["weights"][0] if len(c["weights"]) == 1 else None
+        cls = "" if w is None else " pos" if w > 0 else " neg"
+        bar = f"<span class='bar' style='width:{int(round(60 * c['fires']))}px'></span> "
+        rows.append(f"<tr><td class='num'>{i + 1}</td><td>{_h(c['name'])}</td>"
+                    f"<td class='num{cls}'>{_h(_weights_text(c, data['row_titles']))}</td>"
+                    f"<td class='small'>{_h(_signal_text(c))}</td><td class='num'>{bar}{c['fires']:.1%}</td>"
+                    f"<td class='num'>{_h(format(c['mentions'], '.1%') if 'mentions' in c else '–')}</td>"
+                    f"<td>{_h(c['source'])}</td></tr>")
+    parts.append("<table class='concepts'><tr><th>#</th><th>concept</th><th>weight</th><th>signals</th><th>fires</th>"
+                 "<th>mentions</th><th>source</th></tr>" + "".join(rows) + "</table>")
+    if "weights" in images:
+        parts.append(f"<img alt='concept weights' src='data:image/png;base64,"
+                     f"{base64.b64encode(images['weights']).decode()}'>")
+    parts.append("<h3>Where each concept fires most strongly</h3>")
+    for i, c in enumerate(data["concepts"]):
+        items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · label {_h(e['label'])}, predicted "
+                        f"{_h(e['predicted'])}: “{_h(_short(e['text'], 240))}”</li>" for e in c["examples"])
+        phrases = f"<div class='small'>phrases: {_h(', '.join(c['phrases']))}</div>" if c["phrases"] else ""
+        parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
+                     f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
+    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
+    if "explanation" in images:
+        parts.append(f"<img alt='explanation of one prediction' src='data:image/png;base64,"
+                     f"{base64.b64encode(images['explanation']).decode()}'>")
+    parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
+    parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
+    test_rows = [("test texts", data["test"]["n_texts"])]
+    if data["test"].get("classes"):
+        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                          for c in data["test"]["classes"])))
+    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
+    parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
+    parts.append("<h2>Edit history</h2>")
+    parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+                 if data["edits"] else "<p>No edits: the model is as fitted.</p>")
+    parts += ["<h2>The model as printed</h2>", f"<pre>{_h(data['printed'])}</pre>"]
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{_h(data['title'])}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+
+
+def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **options) -> str:
+    """Write a model card for ``model`` evaluated on ``X``, ``y``; the format follows the extension.
+
+    ``.html``/``.htm``: one self-contained page. ``.md``: Markdown; with ``plots=True`` the two
+    plots are written beside it as ``<name>_weights.png`` and ``<name>_explanation.png``. Other
+    options go to :func:`card_data`. Returns the path.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".htm", ".md", ".markdown"):
+        raise ValueError(f"a model card is written as .html or .md, got {path.name!r}")
+    data = card_data(model, X, y, **options)
+    pngs = {}
+    if plots:
+        pngs["weights"] = figure_png(plot_weights(model))
+        pngs["explanation"] = figure_png(plot_explanation(model, data["explain_text"]))
+    if suffix in (".html", ".htm"):
+        path.write_text(render_html(data, pngs), encoding="utf-8")
+    else:
+        names = {}
+        for key, png in pngs.items():
+            image = path.with_name(f"{path.stem}_{key}.png")
+            image.write_bytes(png)
+            names[key] = image.name
+        path.write_text(render_markdown(data, names), encoding="utf-8")
+    return str(path)

@@ -1,0 +1,154 @@
+"""Plots of a fitted concept model (matplotlib, no pyplot state: each call returns a new Figure).
+
+- :func:`plot_weights`: each concept's weight as a horizontal bar.
+- :func:`plot_explanation`: one text's prediction as a waterfall, from the intercept through each
+  concept's contribution to the decision value (the bars add up exactly to ``decision_function``).
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["figure_png", "plot_explanation", "plot_weights"]
+
+POSITIVE = "#c0392b"
+NEGATIVE = "#2e6da4"
+NEUTRAL = "#7f8c8d"
+
+
+def _short(text: str, width: int = 60) -> str:
+    return textwrap.shorten(" ".join(str(text).split()), width=width, placeholder="…")
+
+
+def _label(value) -> str:
+    return str(value.item() if hasattr(value, "item") else value)
+
+
+def _rows(model, target):
+    """(row of coef_, title) pairs to draw: binary/regression one row; multiclass the target or all."""
+    if not hasattr(model, "classes_"):
+        return [(0, "weight on the prediction")]
+    classes = list(model.classes_)
+    if len(classes) == 2:
+        if target is not None and target not in classes:
+            raise ValueError(f"target {target!r} is not a class; classes are {classes}")
+        return [(0, f"weight toward {_label(classes[1])} (negative: toward {_label(classes[0])})")]
+    if target is None:
+        return [(k, f"class {_label(c)}") for k, c in enumerate(classes)]
+    if target not in classes:
+        raise ValueError(f"target {target!r} is not a class; classes are {classes}")
+    k = classes.index(target)
+    return [(k, f"class {_label(classes[k])}")]
+
+
+def concept_weights(model, row: int) -> np.ndarray:
+    """Each concept's weight (its signals' weights summed) in one row of the head."""
+    S = len(model.measurer_.signals)
+    return model.coef_[row].reshape(-1, S).sum(axis=1)
+
+
+def plot_weights(model, *, target=None, top: int | None = 30, width: float = 9.0) -> Figure:
+    """Concept weights as horizontal bars, largest magnitude on top.
+
+    Parameters
+    ----------
+    target : class label, default=None
+        Multiclass: the class to draw (``None``: one panel per class).
+    top : int, default=30
+        At most this many concepts per panel (by magnitude); ``None`` for all.
+    """
+    rows = _rows(model, target)
+    names = model.concept_names()
+    n = len(names) if top is None else min(top, len(names))
+    fig = Figure(figsize=(width * len(rows) if len(rows) < 3 else width * 1.6, 0.34 * n + 1.4),
+                 layout="constrained")
+    axes = fig.subplots(1, len(rows), squeeze=False)[0]
+    for ax, (row, title) in zip(axes, rows):
+        w = concept_weights(model, row)
+        order = np.argsort(-np.abs(w), kind="stable")[:n][::-1]
+        ax.barh(np.arange(len(order)), w[order], color=[POSITIVE if v > 0 else NEGATIVE for v in w[order]])
+        ax.set_yticks(np.arange(len(order)), [_short(names[k], 70 if len(rows) == 1 else 40) for k in order],
+                      fontsize=8)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("weight (contribution when the concept's scores are 1)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"{type(model).__name__}: {len(names)} concepts, intercept "
+                 + ", ".join(f"{model.intercept_[r]:+.3f}" for r, _ in rows), fontsize=11)
+    return fig
+
+
+def plot_explanation(model, text: str, *, target=None, top: int = 12, width: float = 9.0) -> Figure:
+    """One text's decision value as a waterfall: intercept, then each concept's contribution
+    (largest first; the rest summed in one bar), ending at the decision value.
+
+    Parameters
+    ----------
+    text : str
+    target : class label, default=None
+        Multiclass: the class whose decision value is explained (default: the predicted class).
+    top : int, default=12
+        Concepts shown one by one; the others are summed in one bar.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"plot_explanation explains one text (a str), got {type(text).__name__}")
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(classes) > 2 and target is None:
+        target = model.predict([text])[0]
+    frame = model.explain([text], target=target) if classes is not None else model.explain([text])
+    parts = frame.iloc[0].drop("intercept")
+    intercept = float(frame["intercept"].iloc[0])
+    total = float(frame.iloc[0].sum())
+    order = np.argsort(-np.abs(parts.to_numpy()), kind="stable")
+    shown = [(parts.index[k], float(parts.iloc[k])) for k in order[:top] if parts.iloc[k] != 0]
+    rest = float(parts.iloc[order[top:]].sum()) if len(order) > top else 0.0
+    steps = [("intercept", intercept)] + shown + ([(f"{len(order) - top} other concepts", rest)] if len(order) > top else [])
+
+    fig = Figure(figsize=(width, 0.42 * (len(steps) + 1) + 1.8), layout="constrained")
+    ax = fig.subplots()
+    start = 0.0
+    labels = []
+    for i, (name, value) in enumerate(steps):
+        color = NEUTRAL if name == "intercept" else POSITIVE if value > 0 else NEGATIVE
+        ax.barh(i, value, left=start, color=color, edgecolor="black", linewidth=0.4)
+        ax.text(start + value, i, f" {value:+.2f} ", va="center", ha="left" if value >= 0 else "right", fontsize=8)
+        if i + 1 < len(steps):
+            ax.plot([start + value] * 2, [i + 0.4, i + 0.6], color="black", linewidth=0.6)
+        start += value
+        labels.append(_short(name, 60))
+    ax.barh(len(steps), total, color="#34495e")
+    ax.text(total, len(steps), f" {total:+.2f} ", va="center", ha="left" if total >= 0 else "right",
+            fontsize=8, fontweight="bold")
+    labels.append("decision value")
+    ax.set_yticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.grid(axis="x", alpha=0.3)
+    if classes is None:
+        outcome = f"prediction {total:.3f}"
+        ax.set_xlabel("prediction")
+    elif len(classes) == 2:
+        p = 1 / (1 + np.exp(-total))
+        outcome = (f"predicted {_label(classes[int(total > 0)])}; "
+                   f"P({_label(classes[1])}) = {p:.3f}")
+        ax.set_xlabel(f"decision value toward {_label(classes[1])} (above 0) / {_label(classes[0])} (below 0)")
+    else:
+        outcome = f"decision value for class {_label(target)} (predicted {_label(model.predict([text])[0])})"
+        ax.set_xlabel(f"decision value for class {_label(target)}")
+    fig.suptitle(_short(f"“{text}”", 110) + "\n" + outcome, fontsize=10)
+    return fig
+
+
+def figure_png(fig: Figure, path=None, *, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes; also written to ``path`` when given."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    data = buffer.getvalue()
+    if path is not None:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    return data
