@@ -117,8 +117,10 @@ def load(data: Path, name: str, quick: bool, seed: int = 0):
     train = pd.read_csv(data / name / "train.csv")
     test = pd.read_csv(data / name / "test.csv")
     if quick:
-        train = train.groupby("label", group_keys=False).apply(
-            lambda g: g.sample(min(len(g), max(1, int(600 * len(g) / len(train)))), random_state=seed))
+        from sklearn.model_selection import train_test_split
+
+        if len(train) > 600:
+            train, _ = train_test_split(train, train_size=600, stratify=train.label, random_state=seed)
         test = test.sample(min(len(test), 300), random_state=seed)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
