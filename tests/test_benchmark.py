@@ -39,7 +39,7 @@ def test_quick_benchmark_table(tmp_path, capsys):
     for column in ["accuracy", "macro_f1", "fit_s", "predict_per_s"]:
         assert results[column].map(math.isfinite).all(), column
         assert f"| {column}" in printed.splitlines()[0] or column in printed.splitlines()[0]
-    assert results.accuracy.between(0.8, 1.0).all()  # ham is 87%: every method must beat that
+    assert results.accuracy.between(0.9, 1.0).all()  # ham is 87%: every method must beat that
     assert results.set_index("method").readable_features["concept"] <= 10
     assert results.set_index("method").readable_features["minilm_lr"] == math.inf
     saved = pd.read_csv(out / "results.csv")
