@@ -1,0 +1,147 @@
+"""The ``nlmodels`` command line, end to end on a 300-row sample of the shared SMS spam data.
+
+The fit and the card run as real subprocesses (the installed entry point's module); the other
+commands run in-process through ``main`` on the fitted file, which is the same code path, faster.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nlmodels
+from nlmodels.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "sms_spam"
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "nlmodels.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    if not (DATA / "train.csv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared dataset is missing: {DATA / 'train.csv'}")
+        pytest.skip(f"the shared dataset is not here: {DATA / 'train.csv'}")
+    folder = tmp_path_factory.mktemp("cli")
+    train = pd.read_csv(DATA / "train.csv").sample(300, random_state=0)
+    test = pd.read_csv(DATA / "test.csv").sample(80, random_state=0)
+    train.rename(columns={"text": "message", "label": "kind"}).to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    test[["text"]].to_csv(folder / "new.csv", index=False)
+    fitted = run("fit", folder / "train.csv", "--text-column", "message", "--label-column", "kind",
+                 "--model", "concept", "--max-concepts", "8", "--out", folder / "model.json")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "read 300 texts" in fitted.stderr and "wrote" in fitted.stderr
+    return folder
+
+
+def test_fit_writes_a_loadable_model(files):
+    model = nlmodels.load(files / "model.json")
+    assert list(model.classes_) == ["ham", "spam"] and 1 <= len(model.concepts_) <= 8
+    doc = json.loads((files / "model.json").read_text())
+    assert doc["training_data"]["n_texts"] == 300
+
+
+def test_predict_writes_predictions_equal_to_the_model(files, capsys):
+    assert main(["predict", str(files / "model.json"), str(files / "new.csv"), "--out", str(files / "pred.csv"), "-q"]) == 0
+    out = pd.read_csv(files / "pred.csv")
+    assert list(out.columns) == ["text", "prediction", "proba_ham", "proba_spam"]
+    model = nlmodels.load(files / "model.json")
+    texts = pd.read_csv(files / "new.csv")["text"].tolist()
+    assert list(out["prediction"]) == list(model.predict(texts))
+    np.testing.assert_allclose(out[["proba_ham", "proba_spam"]].to_numpy(), model.predict_proba(texts), rtol=1e-12)
+    test = pd.read_csv(files / "test.csv")
+    assert (out["prediction"] == test["label"]).mean() > 0.85
+
+    assert main(["predict", str(files / "model.json"), str(files / "new.csv"), "-q"]) == 0  # to stdout
+    assert capsys.readouterr().out.startswith("text,prediction,proba_ham,proba_spam")
+
+
+def test_explain_adds_up_to_the_decision_value(files, capsys):
+    text = "WINNER!! You have won a free prize, call 09061701461 now"
+    assert main(["explain", str(files / "model.json"), text, "--json", "--top", "3"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    model = nlmodels.load(files / "model.json")
+    total = record["intercept"] + sum(c["contribution"] for c in record["contributions"]) + record["others"]
+    assert total == pytest.approx(record["decision_value"]) and len(record["contributions"]) == 3
+    assert record["decision_value"] == pytest.approx(model.decision_function([text])[0])
+    assert record["prediction"] == "spam"
+    assert main(["explain", str(files / "model.json"), text]) == 0
+    printed = capsys.readouterr().out
+    assert "prediction: spam" in printed and "intercept" in printed and model.concept_names()[0][:20] in printed
+
+
+def test_report_writes_a_card_end_to_end(files):
+    done = run("report", files / "model.json", files / "test.csv", "--out", files / "card.html")
+    assert done.returncode == 0, done.stderr
+    page = (files / "card.html").read_text()
+    assert "Model card: ConceptClassifier" in page and "Confusion matrix" in page
+    model = nlmodels.load(files / "model.json")
+    assert all(name.replace("'", "&#x27;") in page for name in model.concept_names())
+
+
+def test_plots_are_written_as_png(files, capsys):
+    assert main(["plot", "weights", str(files / "model.json"), "--out", str(files / "w.png"), "-q"]) == 0
+    assert main(["plot", "explain", str(files / "model.json"), "free entry to win", "--out", str(files / "x.png"),
+                 "-q"]) == 0
+    for name in ("w.png", "x.png"):
+        assert (files / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_edit_from_the_command_line(files, capsys):
+    model = nlmodels.load(files / "model.json")
+    assert main(["edit", str(files / "model.json"), str(files / "train.csv"), "--text-column", "message",
+                 "--label-column", "kind", "--remove", "0", "--add-phrases", "prize,winner,claim",
+                 "--author", "auditor", "--note", "cli test", "--out", str(files / "edited.json"), "-q"]) == 0
+    edited = nlmodels.load(files / "edited.json")
+    entry = edited.edits_[-1]
+    assert entry["author"] == "auditor" and entry["removed"] == [model.concept_names()[0]]
+    assert entry["added"] == ["mentions something like: 'prize', 'winner', 'claim'"]
+
+
+def test_input_errors_exit_2_with_one_clear_line(files, capsys):
+    missing = run("predict", files / "model.json", files / "nowhere.csv", "--out", files / "p.csv")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "data file not found" in missing.stderr and "nowhere.csv" in missing.stderr
+
+    cases = [
+        (["fit", str(files / "train.csv"), "--out", str(files / "m.json")], "column 'text' (given by --text-column)"),
+        (["fit", str(files / "train.csv"), "--text-column", "message", "--label-column", "labels",
+          "--out", str(files / "m.json")], "column 'labels' (given by --label-column) not found"),
+        (["report", str(files / "model.json"), str(files / "new.csv"), "--out", str(files / "c.html")],
+         "column 'label'"),
+        (["explain", str(files / "missing.json"), "hello"], "model file not found"),
+        (["report", str(files / "model.json"), str(files / "test.csv"), "--out", str(files / "c.pdf")], "must end in .html or .htm or .md"),
+        (["explain", str(files / "model.json"), "hi", "--target", "eggs"], "'eggs' is not a class"),
+        (["predict", str(files / "train.csv"), str(files / "new.csv")], "not valid JSON"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    (files / "empty_row.csv").write_text("text\nhello\n\"\"\n")
+    assert main(["predict", str(files / "model.json"), str(files / "empty_row.csv")]) == 2
+    assert "empty at data row 1 (line 3 of the file)" in capsys.readouterr().err
+
+
+def test_help_explains_every_option():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(subparsers) == {"fit", "predict", "explain", "report", "plot", "edit"}
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            assert action.help, f"nlmodels {name}: {action.option_strings or action.dest} has no help"
+    done = run("--help")
+    assert done.returncode == 0 and "nlmodels fit" in done.stdout and "OPENAI_API_KEY" in done.stdout
+    done = run("fit", "--help")
+    assert "--text-column" in done.stdout and "--label-column" in done.stdout and "--max-concepts" in done.stdout

@@ -1,0 +1,369 @@
+"""Model cards (Markdown, and HTML checked in a real headless Chromium), plots, expert edits."""
+
+import base64
+import io
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from sklearn.exceptions import NotFittedError
+
+import nlmodels
+from nlmodels import ConceptClassifier, ConceptRegressor
+from textsets import reviews, topics
+
+HOSTILE = "<script>alert('x')</script> the film was brilliant & <b>bold</b>"
+
+
+@pytest.fixture(scope="module")
+def data():
+    texts, labels = reviews(80)
+    test_texts, test_labels = reviews(30, seed=3)
+    test_texts[1] = HOSTILE
+    test_labels[1] = "pos"
+    return texts, labels, test_texts, test_labels
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    texts, labels, _, _ = data
+    return ConceptClassifier(max_concepts=6).fit(texts, labels)
+
+
+# ---------------------------------------------------------------------- cards
+def test_markdown_card_has_every_section_and_concept(model, data, tmp_path):
+    _, _, X, y = data
+    path = model.report(X, y, tmp_path / "card.md", limitations=["Only tested on made-up reviews."])
+    text = Path(path).read_text()
+    for heading in ("## Performance on the test set", "Confusion matrix", "## Concepts", "Where each concept fires",
+                    "## How the concepts are measured", "## Chat-model usage and cost", "## Data",
+                    "## Limitations", "## Edit history", "## The model as printed"):
+        assert heading in text, heading
+    accuracy = (model.predict(X) == y).mean()
+    assert f"| accuracy | {accuracy:.3f} ±" in text
+    for name in model.concept_names():
+        assert name.replace("|", "\\|") in text
+    assert "Only tested on made-up reviews." in text and "training texts | 80" in text
+    assert "none: the model was fitted and predicts offline" in text
+    assert "<script>" not in text  # test texts are escaped
+    for image in ("card_weights.png", "card_explanation.png"):
+        assert f"]({image})" in text and (tmp_path / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_card_data_counts_firing_and_finds_strongest_texts(model, data):
+    _, _, X, y = data
+    card = nlmodels.report.card_data(model, X, y, n_examples=2)
+    F = model._measure(X)
+    S = model.n_signals_
+    assert {c["name"] for c in card["concepts"]} == set(model.concept_names())
+    for c in card["concepts"]:
+        scores = F[:, c["index"] * S]
+        assert c["fires"] == pytest.approx((scores >= 0.5).mean())
+        assert c["mentions"] == pytest.approx(F[:, c["index"] * S + 1].mean())
+        assert len(c["examples"]) <= 2
+        if c["examples"]:
+            assert c["examples"][0]["score"] == pytest.approx(scores.max())
+        assert c["weights"][0] == pytest.approx(model.coef_[0, c["index"] * S:(c["index"] + 1) * S].sum())
+    m = card["metrics"]
+    assert m["accuracy"] == pytest.approx((model.predict(X) == y).mean())
+    assert np.array(m["confusion"]).sum() == len(X) and m["labels"] == ["neg", "pos"]
+
+
+def test_regressor_card(tmp_path):
+    texts, labels = reviews(60)
+    target = np.where(labels == "pos", 4.0, 1.0) + np.arange(60) % 3 * 0.1
+    reg = ConceptRegressor(max_concepts=4).fit(texts, target)
+    text = Path(reg.report(texts[:20], target[:20], tmp_path / "reg.md", plots=False)).read_text()
+    assert "| R² |" in text and "| MAE |" in text and "Confusion" not in text
+
+
+def test_html_card_is_self_contained_and_escaped(model, data, tmp_path):
+    _, _, X, y = data
+    page = Path(model.report(X, y, tmp_path / "card.html", explain_text=HOSTILE)).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert "http://" not in page and "https://" not in page and "src='data:image/png;base64," in page
+    assert page.count("data:image/png;base64,") == 2
+
+
+# ---------------------------------------------------------------------- the card in a real browser
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
+    pytest.skip("chromium is not installed (apt-get install chromium); CI installs it and runs this test")
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over a websocket (stdlib only)."""
+
+    def __init__(self, ws_url: str):
+        u = urlparse(ws_url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise ConnectionError("DevTools closed the connection during the handshake")
+            head += chunk
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        self.events: list[dict] = []
+        self.last_id = 0
+
+    def _exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("DevTools connection closed")
+            data += chunk
+        return data
+
+    def _send(self, message: dict) -> None:
+        data = json.dumps(message).encode()
+        mask = os.urandom(4)
+        n = len(data)
+        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+                                  if n < 65536 else bytes([0x80 | 127]) + struct.pack(">Q", n))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _receive(self) -> dict:
+        message = b""
+        while True:
+            b0, b1 = self._exact(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._exact(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._exact(8))[0]
+            payload = self._exact(n)
+            if b0 & 0x0F == 0x8:
+                raise ConnectionError("DevTools closed the connection")
+            if b0 & 0x0F in (0x9, 0xA):  # ping / pong
+                continue
+            message += payload
+            if b0 & 0x80:
+                return json.loads(message)
+
+    def call(self, method: str, **params):
+        self.last_id += 1
+        self._send({"id": self.last_id, "method": method, "params": params})
+        while True:
+            message = self._receive()
+            if message.get("id") == self.last_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 30.0) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for event in self.events:
+                if event.get("method") == method:
+                    return event
+            self.events.append(self._receive())
+        raise TimeoutError(f"no {method} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A headless Chromium with the DevTools protocol on a free local port."""
+    binary = _chromium()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    log = open(profile.parent / "chromium.log", "wb")
+    process = subprocess.Popen(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions", f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         "--window-size=1200,1600", "about:blank"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.time() + 60
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            pytest.fail("chromium did not start:\n" + (profile.parent / "chromium.log").read_text()[-3000:])
+        time.sleep(0.2)
+    port = int(port_file.read_text().split()[0])
+
+    def open_page(url: str):
+        """Load ``url`` in a new tab; return (errors seen, screenshot PNG bytes, DevTools session)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT")
+        target = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        tab = DevTools(target["webSocketDebuggerUrl"])
+        for domain in ("Page", "Runtime", "Log"):
+            tab.call(f"{domain}.enable")
+        tab.call("Emulation.setDeviceMetricsOverride", width=1200, height=1600, deviceScaleFactor=1, mobile=False)
+        tab.call("Page.navigate", url=url)
+        tab.wait_for("Page.loadEventFired")
+        tab.call("Runtime.evaluate", expression="new Promise(r => setTimeout(r, 300))", awaitPromise=True)
+        errors = []
+        for event in tab.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                errors.append(params["exceptionDetails"].get("text", "exception"))
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                errors.append(params["entry"]["text"])
+        shot = base64.b64decode(tab.call("Page.captureScreenshot", format="png")["data"])
+        return errors, shot, tab
+
+    yield open_page
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+
+
+def test_the_browser_check_sees_console_errors(browser, tmp_path):
+    """Negative control: a page with a console error, an exception and a missing image is caught."""
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body><p>x</p>"
+                    "<img src='missing.png'><script>console.error('boom'); undefinedFunction();</script></body></html>")
+    errors, shot, _ = browser(page.as_uri())
+    assert any("boom" in e for e in errors), errors  # console.error
+    assert any("undefinedFunction" in e or "Uncaught" in e for e in errors), errors  # an exception
+    assert any("ERR_FILE_NOT_FOUND" in e or "Failed to load resource" in e for e in errors), errors  # missing image
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body></body></html>")
+    errors, shot, _ = browser(blank.as_uri())
+    assert errors == [] and _pixels(shot).std() < 0.01  # a blank page reads as blank
+
+
+def test_html_card_renders_in_chromium_without_errors(browser, model, data, tmp_path):
+    _, _, X, y = data
+    path = Path(model.report(X, y, tmp_path / "card.html", explain_text=HOSTILE))
+    errors, shot, tab = browser(path.as_uri())
+    assert errors == [], errors
+    pixels = _pixels(shot)
+    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.std() > 0.05 and (pixels.mean(axis=2) < 0.5).mean() > 0.005  # text and plots, not blank
+    found = tab.call("Runtime.evaluate", returnByValue=True, expression=(
+        "JSON.stringify({rows: document.querySelectorAll('table.concepts tr').length - 1,"
+        " images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),"
+        " title: document.title, scripts: document.scripts.length,"
+        " hostile: document.body.innerText.includes(\"<script>alert('x')</script>\")})"))["result"]["value"]
+    found = json.loads(found)
+    assert found["rows"] == len(model.concepts_)
+    assert found["images"] == [True, True]  # both plots decode
+    assert found["scripts"] == 0 and found["hostile"]  # the hostile test text shows as text, never runs
+    assert found["title"] == "Model card: ConceptClassifier"
+
+
+# ---------------------------------------------------------------------- plots
+def test_weight_plot_and_waterfall_add_up(model):
+    fig = model.plot_weights()
+    assert isinstance(fig, Figure)
+    bars = fig.axes[0].patches
+    S = model.n_signals_
+    weights = model.coef_[0].reshape(-1, S).sum(axis=1)
+    assert sorted(b.get_width() for b in bars) == pytest.approx(sorted(weights))
+
+    text = "a brilliant film with a dull ending"
+    fig = model.plot_explanation(text, top=2)
+    bars = fig.axes[0].patches
+    steps, total = bars[:-1], bars[-1]
+    decision = model.decision_function([text])[0]
+    assert total.get_width() == pytest.approx(decision)
+    assert sum(b.get_width() for b in steps) == pytest.approx(decision)
+    assert steps[0].get_width() == pytest.approx(model.intercept_[0])
+    assert len(steps) == 1 + 2 + 1  # intercept, two concepts, "other concepts"
+    png = nlmodels.report.plots.figure_png(fig)
+    assert png[:4] == b"\x89PNG"
+
+
+def test_multiclass_plots_and_card(tmp_path):
+    texts, labels = topics(12)
+    clf = ConceptClassifier(max_concepts=5).fit(texts, labels)
+    assert len(clf.plot_weights().axes) == 3 and len(clf.plot_weights(target="sport").axes) == 1
+    fig = clf.plot_explanation("the striker scored twice")
+    assert fig.axes[0].patches[-1].get_width() == pytest.approx(
+        clf.decision_function(["the striker scored twice"])[0, list(clf.classes_).index("sport")])
+    with pytest.raises(ValueError, match="not a class"):
+        clf.plot_weights(target="weather")
+    text = Path(clf.report(texts, labels, tmp_path / "multi.md", plots=False)).read_text()
+    assert "weight for sport" in text or "sport " in text
+
+
+# ---------------------------------------------------------------------- expert edits
+def test_edit_removes_and_adds_then_refits_only_the_head(model, data, tmp_path):
+    texts, labels, X, y = data
+    removed = model.concept_names()[0]
+    kept = model.concept_names()[1:]
+    before = {name: model.measurer_.centroids_[:, k].copy() for k, name in enumerate(model.concept_names())}
+    edited = model.edit(remove=[removed], add=["Does the review praise the film?", ["tedious", "lifeless", "clumsy"]],
+                        author="Dr. Expert", note="too broad")
+    with pytest.raises(NotFittedError):
+        edited.predict(X)
+    with pytest.raises(ValueError, match="refit_head"):
+        edited.to_json()
+    assert edited.refit_head(texts, labels) is edited
+    names = edited.concept_names()
+    assert removed not in names
+    assert model.concept_names()[0] == removed and hasattr(model, "coef_")  # the original is untouched
+    assert all(c.source == "expert" for c in edited.concepts_ if c.text not in set(kept))
+    for k, name in enumerate(names):  # kept concepts keep their measurement: only the head moved
+        if name in before:
+            np.testing.assert_array_equal(edited.measurer_.centroids_[:, k], before[name])
+    entry = edited.edits_[-1]
+    assert entry["author"] == "Dr. Expert" and entry["removed"] == [removed]
+    assert entry["added"] == ["Does the review praise the film?", "mentions something like: 'tedious', 'lifeless', 'clumsy'"]
+    assert entry["refit"]["n_texts"] == len(texts)
+    assert set(entry["refit"]["dropped"]) == set(model.concept_names()[1:] + entry["added"]) - set(names)
+    assert (edited.predict(X) == y).mean() >= 0.8
+    np.testing.assert_allclose(edited.explain(X[:3]).sum(axis=1), edited.decision_function(X[:3]), atol=1e-12)
+
+    # the history travels with the model: JSON, reload, card
+    loaded = nlmodels.load(edited.to_json(tmp_path / "edited.json"))
+    assert loaded.edits_ == json.loads(json.dumps(edited.edits_))
+    assert np.abs(loaded.predict_proba(X) - edited.predict_proba(X)).max() == 0
+    card = Path(loaded.report(X, y, tmp_path / "edited.md", plots=False)).read_text()
+    assert "Dr. Expert" in card and "too broad" in card and "removed: " + removed.replace("|", "\\|") in card
+
+
+def test_edit_rejects_what_it_cannot_do(model):
+    with pytest.raises(ValueError, match="no concept 'not a concept'"):
+        model.edit(remove=["not a concept"])
+    with pytest.raises(ValueError, match="no concept number 99"):
+        model.edit(remove=[99])
+    with pytest.raises(ValueError, match="already has"):
+        model.edit(add=[model.concepts_[0].text])
+    with pytest.raises(ValueError, match="nothing to edit"):
+        model.edit()
+    with pytest.raises(TypeError, match="cannot make a concept"):
+        model.edit(add=[3.5])
+
+
+def test_refit_head_alone_is_recorded(model, data):
+    texts, labels, _, _ = data
+    import copy
+
+    again = copy.deepcopy(model).refit_head(texts[:60], labels[:60])
+    assert again.edits_[-1]["note"] == "head refitted" and again.edits_[-1]["refit"]["n_texts"] == 60
