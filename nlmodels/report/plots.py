@@ -125,6 +125,10 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
             fontsize=8, fontweight="bold")
     labels.append("decision value")
     ax.set_yticks(np.arange(len(labels)), labels, fontsize=8)
+    ends = np.cumsum([0.0] + [v for _, v in steps])
+    lo, hi = min(ends.min(), total, 0.0), max(ends.max(), total, 0.0)
+    pad = 0.14 * max(hi - lo, 1e-6)  # room for the value labels at both ends
+    ax.set_xlim(lo - pad, hi + pad)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.grid(axis="x", alpha=0.3)
