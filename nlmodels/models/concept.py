@@ -80,8 +80,8 @@ class _ConceptFeatures:
         return E, self.measurer_.transform(texts, E)
 
     def _groups_per_class(self, bins) -> int:
-        if self.groups_per_class == "auto":  # 32 per class, at most 128 candidates in all
-            return min(32, 128 // len(np.unique(bins)))
+        if self.groups_per_class == "auto":  # 32 per class, at most 128 in all, ~25 texts per group
+            return max(4, min(32, 128 // len(np.unique(bins)), len(bins) // 25))
         return int(self.groups_per_class)
 
     def _llm_rounds(self, texts, y, bins, E, concepts):
@@ -179,7 +179,8 @@ _COMMON_PARAMS = """
         Mined phrases per class (offline proposer).
     groups_per_class : int or "auto", default="auto"
         Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: 32 per
-        class, at most 128 candidates in all (six classes: 21); recorded in ``groups_per_class_``.
+        class, at most 128 candidates in all (six classes: 21) and one per 25 training texts (at
+        least 4); recorded in ``groups_per_class_``.
     on_error : {"raise", "missing"}, default="raise"
         A chat call that fails for good: raise naming the rows, or score the text as missing
         (replaced by the training mean of each concept).
