@@ -46,7 +46,7 @@ def check_texts(X: Any, *, name: str = "X", max_chars: int = MAX_TEXT_CHARS) -> 
     texts: list[str] = []
     truncated = []
     for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
             raise ValueError(f"{name} has a missing text (None/NaN) at row {i}")
         if isinstance(value, (bytes, bytearray)):
             raise TypeError(f"{name} has bytes at row {i}; decode it to str first (e.g. value.decode('utf-8'))")
@@ -54,6 +54,13 @@ def check_texts(X: Any, *, name: str = "X", max_chars: int = MAX_TEXT_CHARS) -> 
             raise TypeError(f"{name} has a {type(value).__name__} at row {i}; every text must be a str")
         if not value.strip():
             raise ValueError(f"{name} has an empty or whitespace-only text at row {i}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:  # would fail later, deep inside a cache key or an HTTP body
+            raise ValueError(
+                f"{name} has a text that is not valid Unicode at row {i} (an unpaired surrogate at "
+                f"character {error.start}); decode the source with errors='replace' first"
+            ) from None
         if len(value) > max_chars:
             truncated.append(i)
             value = value[:max_chars]
@@ -74,6 +81,8 @@ def check_labels(y: Any, n: int, *, name: str = "y", min_classes: int | None = 2
     """
     if isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
+    if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object and y.ndim == 1):
+        _check_one_label_type(y, name)  # np.asarray would silently turn [1, "a"] into ["1", "a"]
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -87,10 +96,24 @@ def check_labels(y: Any, n: int, *, name: str = "y", min_classes: int | None = 2
     if min_classes is not None:
         classes = np.unique(y)
         if len(classes) < min_classes:
+            only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise ValueError(
-                f"{name} has only {len(classes)} class ({classes[0]!r}); a classifier needs at least {min_classes}"
+                f"{name} has only {len(classes)} class ({only!r}); a classifier needs at least {min_classes}"
             )
     return y
+
+
+def _check_one_label_type(values, name: str) -> None:
+    is_text = [isinstance(v, str) for v in values]
+    if any(is_text) and not all(is_text):
+        for i, value in enumerate(values):  # np.asarray would also turn ["a", nan] into ["a", "nan"]
+            if not is_text[i] and pd.api.types.is_scalar(value) and pd.isna(value):
+                raise ValueError(f"{name} has a missing label (None/NaN) at row {i}")
+        first_text, first_other = is_text.index(True), is_text.index(False)
+        raise TypeError(
+            f"{name} mixes text and non-text labels: row {first_text} is {values[first_text]!r}, row "
+            f"{first_other} is {values[first_other]!r}; use one type for all labels"
+        )
 
 
 def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[list[str], np.ndarray]:

@@ -15,6 +15,7 @@ concept-major (column ``k * len(signals) + s``).
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ from ..llm import ChatModel, LLMBatchError
 from .concept import Concept
 from .proposers import DATA_NOTICE
 
-__all__ = ["DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes", "phrase_matches"]
+__all__ = ["DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes", "phrase_matches", "quote_text"]
 
 
 def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndarray:
@@ -130,6 +131,16 @@ class EmbeddingMeasurer:
         return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)
 
 
+def quote_text(text: str) -> str:
+    """A text made safe to sit between ``<text>`` and ``</text>``: a delimiter tag inside it is
+    defused (``</text>`` becomes ``[/text]``), so a text cannot end its own data block early and
+    pose as instructions."""
+    return _TAG.sub(lambda m: f"[{m.group(1)}text]", text)
+
+
+_TAG = re.compile(r"<\s*(/?)\s*text\s*>", re.IGNORECASE)
+
+
 def _answers_schema(n: int) -> type[pydantic.BaseModel]:
     return pydantic.create_model(
         "ConceptAnswers",
@@ -173,7 +184,7 @@ class LLMMeasurer:
     def prompt(self, text: str) -> str:
         questions = "\n".join(f"{i + 1}. {c.text}" for i, c in enumerate(self.concepts_))
         return (
-            f"<text>{text[: self.max_chars]}</text>\n\n"
+            f"<text>{quote_text(text[: self.max_chars])}</text>\n\n"
             f"Answer each question about the text above with yes or no, in order:\n{questions}\n\n"
             f'Reply as JSON: {{"answers": [...{len(self.concepts_)} answers, each "yes" or "no"...]}}'
         )

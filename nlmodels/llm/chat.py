@@ -311,15 +311,22 @@ class ChatModel(OpenAIConnection):
                 response_format = {"type": "json_object", "schema": json_schema}
             else:
                 response_format = None
+            probe = known is None and mode != "text"
             try:
-                answer = self._complete(
-                    messages, max_tokens=max_tokens, response_format=response_format,
-                    probe=known is None and mode != "text",
-                )
-            except openai.APIStatusError as error:
-                if mode == "text" or not _rejects_request_option(error, "response_format"):
+                answer = self._complete(messages, max_tokens=max_tokens, response_format=response_format, probe=probe)
+            except openai.APIError as error:
+                if (mode != "text" and isinstance(error, openai.APIStatusError)
+                        and _rejects_request_option(error, "response_format")):
+                    continue
+                if not probe:
                     raise
-                continue
+                if not _is_transient(error):
+                    self._count(failures=1)
+                    raise
+                # A rate limit, 5xx or dropped connection says nothing about the option:
+                # the same request again, now with the SDK's retries.
+                self._count(retries=1)
+                answer = self._complete(messages, max_tokens=max_tokens, response_format=response_format)
             _SERVER_STRUCTURED_MODE[self._server] = mode
             return answer
         raise AssertionError("unreachable")
@@ -337,6 +344,11 @@ class ChatModel(OpenAIConnection):
             return 0.0
         self._count(unparsed=1)
         return 0.5
+
+    def _redact(self, message: str) -> str:
+        """Take the API key out of an error message (some servers and proxies echo it back)."""
+        key = getattr(self._client, "api_key", None) or self._api_key
+        return message.replace(key, "[api key]") if isinstance(key, str) and len(key) >= 8 else message
 
     def _count(self, **deltas: int) -> None:
         with self._lock:
@@ -366,8 +378,8 @@ class ChatModel(OpenAIConnection):
     ) -> _Answer:
         """One chat completion through the cache.
 
-        ``probe=True`` tries a request option the server may reject: no retries, and a rejection
-        is not counted as a failure.
+        ``probe=True`` tries a request option the server may reject: no retries, and an error is
+        not counted (the caller decides whether it was a rejection or a failure).
         """
         max_tokens = max_tokens or self.max_tokens
         request: dict[str, Any] = {
@@ -396,14 +408,19 @@ class ChatModel(OpenAIConnection):
         try:
             raw = client.chat.completions.with_raw_response.create(**request)
         except openai.APIError as error:
-            if probe and isinstance(error, openai.APIStatusError):
+            if probe:  # the caller tells a rejected option from a failure
                 raise
             retried = self.max_retries if _is_transient(error) else 0
             self._count(failures=1, retries=retried)
             raise
-        completion = raw.parse()
-        choice = completion.choices[0]
-        text = choice.message.content or ""
+        try:
+            completion = raw.parse()
+            choice = completion.choices[0]
+            text = choice.message.content or ""
+        except (ValueError, TypeError, AttributeError, IndexError) as error:  # truncated or not a completion
+            self._count(failures=1)
+            raise LLMError(f"the server's reply is not a chat completion ({type(error).__name__}: "
+                           f"{_short(str(error), 120)})") from None
         tops: list[list[tuple[str, float]]] = []
         if logprobs and choice.logprobs is not None and choice.logprobs.content:
             tops = [
@@ -448,7 +465,7 @@ class ChatModel(OpenAIConnection):
                     except BudgetExceededError as error:
                         budget_error = error
                     except (LLMError, openai.APIError, pydantic.ValidationError) as error:
-                        failures[i] = _short(f"{type(error).__name__}: {error}", 300)
+                        failures[i] = _short(self._redact(f"{type(error).__name__}: {error}"), 300)
                     if budget_error is None:
                         nxt = next(queue, None)
                         if nxt is not None:
