@@ -1,0 +1,142 @@
+"""Faults between the library and a chat model, counted at a fault-injecting server: transient
+errors are retried and reported in ``usage``, permanent ones are reported by row or scored missing,
+and a fit killed half-way resumes without repeating a finished call."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faults import HashEmbedder, concept_answers, fault_server, measured_text  # noqa: F401
+from nlmodels import ChatModel, ConceptClassifier, LLMBatchError
+from textsets import reviews
+
+TESTS = Path(__file__).parent
+
+# 30% of requests fail, spread over every transient kind the SDK retries.
+TRANSIENT_30 = {"429": 0.10, "500": 0.05, "503": 0.05, "drop": 0.05, "timeout": 0.05}
+
+
+def llm_model(on_error="raise"):
+    return ConceptClassifier(embedder=HashEmbedder(), measure="llm", n_rounds=1, on_error=on_error)
+
+
+def test_fit_completes_with_30_percent_transient_faults(fresh_cache, fault_server):
+    server = fault_server(rates=TRANSIENT_30, seed=1, max_faults_per_request=3, timeout_delay=1.5)
+    texts, labels = reviews(24)
+    llm = ChatModel("fake", base_url=server.base_url, max_retries=4, timeout=1.0, progress=False)
+    model = llm_model().set_params(llm=llm).fit(texts, labels)
+
+    faults = server.fault_counts()
+    n_faults, n_requests = sum(faults.values()), len(server.log)
+    print(f"\n{n_faults} of {n_requests} requests failed ({n_faults / n_requests:.0%}): {faults}; "
+          f"usage {llm.usage.as_dict()}")
+    assert n_faults / n_requests >= 0.2 and len(faults) >= 4  # the faults really happened, of several kinds
+    assert {measured_text(body) for body in server.answered()} - {None} == set(texts)  # every text answered
+    assert llm.usage.retries == n_faults  # each injected fault cost exactly one retry, and usage says so
+    assert llm.usage.failures == 0 and llm.usage.unparsed == 0
+    assert llm.usage.calls == len(server.answered()) == len(texts) + 1  # + the proposal
+
+    before = len(server.log)
+    answers = model.measurer_.answer(texts)  # all from the cache: complete, and no new request
+    assert len(server.log) == before and not np.isnan(answers).any()
+    assert (model.predict(texts) == labels).all()
+
+
+# Rows whose measurement fails every time, and what the error message then says.
+PERMANENT = {
+    3: ("500", "InternalServerError"),
+    5: ("schema", "does not match"),
+    8: ("refusal", "does not match"),
+    11: ("truncated", "not a chat completion"),
+    14: ("malformed", "does not match"),
+    17: ("not_completion", "not a chat completion"),
+    20: ("drop", "APIConnectionError"),
+}
+TRANSPORT = {3, 11, 17, 20}  # no answer arrived: asked again on the next fit; the others were answers
+
+
+def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, fault_server):
+    texts, labels = reviews(24)
+    kind_of = {texts[row]: kind for row, (kind, _) in PERMANENT.items()}
+    server = fault_server(permanent=lambda body: kind_of.get(measured_text(body)))
+    llm = ChatModel("fake", base_url=server.base_url, max_retries=1, progress=False)
+
+    with pytest.raises(LLMBatchError) as info:
+        llm_model().set_params(llm=llm).fit(texts, labels)
+    assert set(info.value.failures) == set(PERMANENT)  # failures by row (the batch is the rows, in order)
+    for row, (kind, said) in PERMANENT.items():
+        assert said in info.value.failures[row], (kind, info.value.failures[row])
+    assert "item 3" in str(info.value) and "7 of 24" in str(info.value)
+    assert llm.usage.failures == len(TRANSPORT) and llm.usage.unparsed == len(PERMANENT) - len(TRANSPORT)
+
+    before = len(server.log)
+    model = llm_model("missing").set_params(llm=llm).fit(texts, labels)
+    asked_again = {measured_text(entry["body"]) for entry in server.log[before:]}
+    assert asked_again == {texts[row] for row in TRANSPORT}  # finished answers, even unusable ones, are not re-bought
+
+    bad = sorted(PERMANENT)
+    good = [i for i in range(len(texts)) if i not in PERMANENT]
+    scores = model.measurer_.transform(texts, None)
+    assert np.isnan(scores[bad]).all() and not np.isnan(scores[good]).any()  # missing, not silently 0
+    np.testing.assert_allclose(model.fill_values_, scores[good].mean(axis=0))  # documented: training means
+    expected = model.intercept_[0] + model.fill_values_ @ model.coef_[0]
+    np.testing.assert_allclose(model.decision_function([texts[r] for r in bad]), expected)
+    assert (model.predict([texts[r] for r in good]) == labels[good]).all()
+
+
+SCRIPT = """
+import sys
+from nlmodels import ChatModel, ConceptClassifier
+from faults import HashEmbedder
+from textsets import reviews
+
+texts, labels = reviews(int(sys.argv[2]))
+llm = ChatModel("fake", base_url=sys.argv[1], max_concurrency=4, progress=False)
+ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1).fit(texts, labels)
+print("finished")
+"""
+
+
+def test_fit_killed_midway_resumes_without_repeating_finished_calls(fresh_cache, fault_server, tmp_path):
+    n_texts, n_finished = 30, 13  # the proposal and 12 measurements finish, then the server hangs
+    server = fault_server(latency=0.05, hold_after=n_finished)
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "NLMODELS_CACHE_DIR": str(fresh_cache)}
+    child = subprocess.Popen([sys.executable, str(script), server.base_url, str(n_texts)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (len(server.answered()) == n_finished and server.held()):
+            assert child.poll() is None, child.stdout.read()
+            assert time.monotonic() < deadline, "the child never reached the kill point"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the last answers reach the child's cache; the held calls stay in flight
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+    finished = [json.dumps(body["messages"]) for body in server.answered()]
+    in_flight = server.held()
+    before = len(server.log)
+
+    server.hold_after = None
+    server.release()
+    texts, labels = reviews(n_texts)
+    llm = ChatModel("fake", base_url=server.base_url, max_concurrency=4, progress=False)
+    model = ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1).fit(texts, labels)
+
+    rerun = [json.dumps(entry["body"]["messages"]) for entry in server.log[before:]]
+    print(f"\nkilled after {n_finished} finished calls with {in_flight} in flight; the rerun made {len(rerun)} calls")
+    assert not set(rerun) & set(finished)  # no finished call repeated
+    assert len(rerun) == len(set(rerun)) == n_texts + 1 - n_finished  # and every other call made once
+    assert llm.usage.cached == n_finished  # the proposal and the measurements done before the kill
+    assert (model.predict(texts) == labels).all()
