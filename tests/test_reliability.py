@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pydantic
 import pytest
 
-from faults import HashEmbedder, concept_answers, fault_server, measured_text  # noqa: F401
+from faults import HashEmbedder, fault_server, measured_text  # noqa: F401  (fault_server: a fixture)
 from nlmodels import ChatModel, ConceptClassifier, LLMBatchError
 from textsets import reviews
 
@@ -47,6 +48,23 @@ def test_fit_completes_with_30_percent_transient_faults(fresh_cache, fault_serve
     answers = model.measurer_.answer(texts)  # all from the cache: complete, and no new request
     assert len(server.log) == before and not np.isnan(answers).any()
     assert (model.predict(texts) == labels).all()
+
+
+def test_first_structured_calls_to_a_new_server_are_retried(fresh_cache, fault_server):
+    """The first structured requests find out which response_format a server takes and go without the
+    SDK's retries; a transient fault there used to fail the item for good."""
+    for kind in ("429", "503", "drop"):
+        faulted = []
+
+        def first_two_fail(body, kind=kind):
+            faulted.append(kind)
+            return kind if len(faulted) <= 2 else None
+
+        server = fault_server(lambda m, b: '{"answers": ["yes"]}', permanent=first_two_fail)
+        llm = ChatModel("fake", base_url=server.base_url, max_retries=2, max_concurrency=1, progress=False)
+        schema = pydantic.create_model("Answers", answers=(list[str], ...))
+        assert [a.answers for a in llm.structured(["a", "b"], schema)] == [["yes"], ["yes"]], kind
+        assert llm.usage.retries == 2 and llm.usage.failures == 0 and len(server.log) == 4, kind
 
 
 # Rows whose measurement fails every time, and what the error message then says.
