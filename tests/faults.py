@@ -84,7 +84,6 @@ class FaultServer(FakeLLM):
         base, local = self.httpd.RequestHandlerClass, self._local
 
         class HeaderHandler(base):  # the same handler; it also hands the request headers to _respond
-            disable_nagle_algorithm = True  # else headers and body leave in two segments: +40 ms a reply
             def do_POST(self):
                 local.headers = {k.lower(): v for k, v in self.headers.items()}
                 super().do_POST()

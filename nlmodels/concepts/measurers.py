@@ -15,7 +15,6 @@ concept-major (column ``k * len(signals) + s``).
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Sequence
 
 import numpy as np
@@ -25,9 +24,9 @@ from scipy.special import expit
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ..llm import ChatModel, LLMBatchError
+from ..llm import ChatModel
 from .concept import Concept
-from .proposers import DATA_NOTICE
+from .proposers import DATA_NOTICE, quote_text
 
 __all__ = ["DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes", "phrase_matches", "quote_text"]
 
@@ -129,16 +128,6 @@ class EmbeddingMeasurer:
         if "mentions" in self.signals:
             columns["mentions"] = phrase_matches(texts, self.concepts_)
         return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)
-
-
-def quote_text(text: str) -> str:
-    """A text made safe to sit between ``<text>`` and ``</text>``: a delimiter tag inside it is
-    defused (``</text>`` becomes ``[/text]``), so a text cannot end its own data block early and
-    pose as instructions."""
-    return _TAG.sub(lambda m: f"[{m.group(1)}text]", text)
-
-
-_TAG = re.compile(r"<\s*(/?)\s*text\s*>", re.IGNORECASE)
 
 
 def _answers_schema(n: int) -> type[pydantic.BaseModel]:
