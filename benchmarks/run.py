@@ -45,7 +45,7 @@ def _tfidf(args, llm):
     from sklearn.pipeline import make_pipeline
 
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,),
+                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,), scoring="accuracy",
                                                use_legacy_attributes=False))
     return model, lambda m: len(m[0].vocabulary_)
 
@@ -59,7 +59,7 @@ def _minilm_lr(args, llm):
 
     embedder = SentenceTransformerEmbedder(progress=False)
     model = make_pipeline(FunctionTransformer(lambda X: embedder.encode(list(X))),
-                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,),
+                          LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,), scoring="accuracy",
                                                use_legacy_attributes=False))
     return model, lambda m: math.inf  # 384 unreadable dimensions: nothing a person can read
 
