@@ -67,3 +67,14 @@ def test_openai_embedder_batches_and_caches(fresh_cache, fake_llm):
     assert server.count("/embeddings") == 3
     assert b"sk-secret-embed" not in pickle.dumps(embedder)
     assert len(get_cache()) == 10
+
+
+def test_openai_embedder_errors_carry_no_key(fresh_cache, fake_llm):
+    from nlmodels import LLMError
+
+    server = fake_llm(lambda m, b: "")
+    server.respond = lambda path, body: (401, {"error": {"message": "bad key sk-embed-sentinel-4242"}}, {})
+    embedder = OpenAIEmbedder("emb", base_url=server.base_url, api_key="sk-embed-sentinel-4242", max_retries=0)
+    with pytest.raises(LLMError, match="embedding request failed") as info:
+        embedder.encode(["a text"])
+    assert "sentinel" not in str(info.value) and "[api key]" in str(info.value)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import openai
 
-from ..llm.chat import Usage
+from ..llm.chat import LLMError, Usage
 from ..llm.connection import OpenAIConnection
 from .base import Embedder
 
@@ -62,7 +63,10 @@ class OpenAIEmbedder(OpenAIConnection, Embedder):
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         extra = {"dimensions": self.dimensions} if self.dimensions else {}
-        raw = self.client.embeddings.with_raw_response.create(model=self.model, input=texts, **extra)
+        try:
+            raw = self.client.embeddings.with_raw_response.create(model=self.model, input=texts, **extra)
+        except openai.APIError as error:  # re-raised without the key a server may have echoed
+            raise LLMError(self._redact(f"embedding request failed: {type(error).__name__}: {error}")) from None
         response = raw.parse()
         vectors = np.asarray([d.embedding for d in sorted(response.data, key=lambda d: d.index)], dtype=np.float32)
         with self._lock:

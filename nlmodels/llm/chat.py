@@ -345,11 +345,6 @@ class ChatModel(OpenAIConnection):
         self._count(unparsed=1)
         return 0.5
 
-    def _redact(self, message: str) -> str:
-        """Take the API key out of an error message (some servers and proxies echo it back)."""
-        key = getattr(self._client, "api_key", None) or self._api_key
-        return message.replace(key, "[api key]") if isinstance(key, str) and len(key) >= 8 else message
-
     def _count(self, **deltas: int) -> None:
         with self._lock:
             for name, delta in deltas.items():

@@ -62,6 +62,11 @@ class OpenAIConnection:
                 )
             return self._client
 
+    def _redact(self, message: str) -> str:
+        """Take the API key out of an error message (some servers and proxies echo it back)."""
+        key = getattr(self._client, "api_key", None) or self._api_key
+        return message.replace(key, "[api key]") if isinstance(key, str) and len(key) >= 8 else message
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.identity['server']!r})"
 
