@@ -26,3 +26,5 @@ __all__ = [
 from .report import load  # noqa: E402  (reads a model written by model.to_json)
 
 __all__.append("load")
+from .models import ConceptTreeClassifier, RuleListClassifier  # noqa: E402
+__all__ += ["ConceptTreeClassifier", "RuleListClassifier"]

@@ -1,0 +1,269 @@
+"""RuleListClassifier and ConceptTreeClassifier: offline on small made-up texts, the chat-model
+path against a scripted server, and once against the real llama.cpp server."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from nlmodels import ChatModel, ConceptTreeClassifier, RuleListClassifier
+from nlmodels.models.rules import Condition, Rule
+from textsets import BAD, GOOD, reviews, topics
+
+
+@pytest.fixture(scope="module")
+def rule_model():
+    texts, labels = reviews(80)
+    return RuleListClassifier().fit(texts, labels), texts, labels
+
+
+@pytest.fixture(scope="module")
+def topic_models():
+    texts, labels = topics(20)
+    return RuleListClassifier(max_rules=4).fit(texts, labels), ConceptTreeClassifier().fit(texts, labels), texts, labels
+
+
+def _fired(model, texts):
+    """Which rule fires for each text, recomputed here from the printed conditions."""
+    F = model._measure(texts)
+    which = np.full(len(texts), len(model.rules_))
+    for r in reversed(range(len(model.rules_))):
+        holds = np.ones(len(texts), bool)
+        for c in model.rules_[r].conditions:
+            x = F[:, c.column]
+            holds &= (x >= c.threshold) if c.above else (x < c.threshold)
+        which[holds] = r
+    return which
+
+
+# ----------------------------------------------------------------------------------- rule list
+def test_rule_list_fits_binary_and_predicts_from_its_rules(rule_model):
+    model, texts, labels = rule_model
+    assert list(model.classes_) == ["neg", "pos"]
+    assert (model.predict(texts) == labels).mean() >= 0.9
+    assert 1 <= len(model.rules_) <= 10
+    assert all(isinstance(r, Rule) and 1 <= len(r.conditions) <= 2 for r in model.rules_)
+    proba = model.predict_proba(texts)
+    assert proba.shape == (len(texts), 2) and np.allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(texts))
+    np.testing.assert_allclose(model.decision_function(texts), proba[:, 1])
+
+
+def test_printed_rules_are_the_rules_predict_uses(rule_model):
+    model, texts, labels = rule_model
+    printed = str(model).splitlines()
+    assert printed[0].startswith("RuleListClassifier:")
+    assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")
+    names = model.concept_names()
+    for line, rule in zip(printed[1:], model.rules_):
+        assert rule.describe(names) in line and f"THEN {rule.label} " in line
+        for c in rule.conditions:
+            shown = re.search(re.escape(names[c.concept]) + r" \((\w+) (>=|<) ([0-9.]+)\)", line)
+            if not c.binary:
+                assert shown is not None and float(shown.group(3)) == c.threshold  # exact, not rounded for show
+    # precision and coverage are counted on the training texts, in list order
+    which = _fired(model, texts)
+    for r, (line, rule) in enumerate(zip(printed[1:], model.rules_)):
+        fired = which == r
+        assert rule.n_covered == fired.sum() and f"{fired.sum()} training texts" in line
+        assert rule.precision == pytest.approx((labels[fired] == rule.label).mean())
+        assert f"precision {rule.precision:.2f}" in line
+    assert f"ELSE {model.default_} " in printed[-1] and model.default_counts_.sum() == (which == len(model.rules_)).sum()
+    assert "<pre>" in model._repr_html_()
+
+
+def test_explain_names_the_rule_that_fired(rule_model):
+    model, texts, _ = rule_model
+    new = ["what a superb ending", "dull and clumsy", "a film", texts[0]]
+    frame = model.explain(new)
+    assert list(frame.columns) == ["rule", "rule_text", "prediction", "precision"] and len(frame) == 4
+    np.testing.assert_array_equal(frame.rule.to_numpy(), _fired(model, new))
+    np.testing.assert_array_equal(frame.prediction.to_numpy(), model.predict(new))
+    shown = model.rule_texts()
+    assert list(frame.rule_text) == [shown[r] for r in frame.rule]
+    assert shown[-1] == "ELSE"
+
+
+def test_rule_list_multiclass_and_max_rules(topic_models):
+    model, _, texts, labels = topic_models
+    assert len(model.classes_) == 3 and len(model.rules_) <= 4
+    assert (model.predict(texts) == labels).mean() >= 0.9
+    assert model.predict_proba(texts[:5]).shape == (5, 3)
+    one = RuleListClassifier(max_rules=1).fit(texts, labels)
+    assert len(one.rules_) == 1 and str(one).count("THEN") == 1
+
+
+def test_conditions_may_be_negated_and_yes_no_columns_print_as_words():
+    c = Condition(0, "mentions", 1, 0.5, False, binary=True)
+    assert c.describe(["mentions 'dull'"]) == "mentions 'dull' (mentions: no)"
+    F = np.array([[0.2, 1.0], [0.7, 0.0]])
+    np.testing.assert_array_equal(c.holds(F), [False, True])
+    below = Condition(0, "similar", 0, 0.42, False)
+    assert below.describe(["x"]) == "x (similar < 0.42)"
+    np.testing.assert_array_equal(below.holds(F), [True, False])
+
+
+def test_only_used_concepts_are_kept_and_measured(rule_model):
+    model, texts, _ = rule_model
+    used = {c.concept for r in model.rules_ for c in r.conditions}
+    assert used == set(range(len(model.concepts_)))
+    assert model._measure(texts[:3]).shape == (3, len(model.concepts_) * model.n_signals_)
+
+
+def test_params_clone_and_pandas_input(rule_model):
+    model, texts, labels = rule_model
+    params = model.get_params()
+    assert params["max_rules"] == 10 and params["n_thresholds"] == 16
+    copy = clone(model)
+    assert not hasattr(copy, "rules_") and copy.get_params() == params
+    refit = copy.fit(pd.Series(texts), pd.Series(labels))
+    np.testing.assert_array_equal(refit.predict(np.array(texts[:10])), model.predict(texts[:10]))
+    assert len(refit.proposed_rules_) == 0  # offline: nothing proposed by a chat model
+
+
+# ----------------------------------------------------------------------------------------- tree
+def test_tree_binary_printed_paths_and_counts():
+    texts, labels = reviews(80)
+    model = ConceptTreeClassifier(max_depth=2).fit(texts, labels)
+    assert (model.predict(texts) == labels).mean() >= 0.9
+    assert model.node_counts_[0].sum() == len(texts)
+    printed = str(model)
+    assert printed.startswith("ConceptTreeClassifier:") and "IF " in printed and "THEN " in printed
+    frame = model.explain(texts)
+    assert list(frame.columns) == ["leaf", "path", "prediction", "precision"]
+    np.testing.assert_array_equal(frame.prediction.to_numpy(), model.predict(texts))
+    for leaf, group in frame.groupby("leaf"):
+        assert model.node_counts_[leaf].sum() == len(group)  # leaf counts are these training texts
+        assert group.path.iloc[0].count(" AND ") <= 1  # depth 2: at most two conditions
+    proba = model.predict_proba(texts)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(texts))
+
+
+def test_tree_multiclass(topic_models):
+    _, tree, texts, labels = topic_models
+    assert (tree.predict(texts) == labels).mean() >= 0.9
+    assert tree.predict_proba(texts[:4]).shape == (4, 3)
+    leaves = tree.explain(texts).leaf.unique()
+    assert all(tree.node_column_[leaf] == -1 for leaf in leaves)
+    for path in tree.paths().values():
+        assert path.count(" AND ") < tree.max_depth
+    # no split whose two sides predict the same class survives
+    for node in np.flatnonzero(tree.node_column_ >= 0):
+        l, r = tree.node_left_[node], tree.node_right_[node]
+        if tree.node_column_[l] < 0 and tree.node_column_[r] < 0:
+            assert tree.node_counts_[l].argmax() != tree.node_counts_[r].argmax()
+
+
+# ------------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("cls", [RuleListClassifier, ConceptTreeClassifier])
+@pytest.mark.parametrize(
+    "X, y, error, message",
+    [
+        ("one string", ["a"], TypeError, "single string"),
+        (["good", None, "fine"], ["a", "b", "a"], ValueError, "row 1"),
+        (["good", "bad", "fine"], ["a", "b"], ValueError, "3 texts but y has 2"),
+        (["good", "bad", "fine"], ["a", "a", "a"], ValueError, "only 1 class"),
+    ],
+)
+def test_bad_input_names_the_problem_and_row(cls, X, y, error, message):
+    with pytest.raises(error, match=message):
+        cls().fit(X, y)
+
+
+def test_bad_parameters_are_explained():
+    texts, labels = reviews(20)
+    with pytest.raises(ValueError, match="max_rules"):
+        RuleListClassifier(max_rules=0).fit(texts, labels)
+    with pytest.raises(ValueError, match="max_depth"):
+        ConceptTreeClassifier(max_depth=0).fit(texts, labels)
+    with pytest.raises(ValueError, match="needs a chat model"):
+        RuleListClassifier(measure="llm").fit(texts, labels)
+
+
+# ----------------------------------------------------------------------------- chat-model path
+QUESTIONS = ["Does the text praise something?", "Does the text mention the cast?"]
+CLAIMED = [  # the second claim is wrong: praise goes with "pos"
+    {"condition": "Does the text complain about something?", "label": "neg"},
+    {"condition": "Does the text praise something?", "label": "neg"},
+]
+
+
+def scripted(messages, body):
+    prompt = messages[-1]["content"]
+    if "IF <condition> THEN <label>" in prompt:
+        return json.dumps({"rules": CLAIMED})
+    if "yes/no questions" in prompt:
+        return json.dumps({"questions": QUESTIONS})
+    found = re.search(r"<text>(.*?)</text>", prompt, re.S)
+    if found is None:
+        return messages[-2]["content"]
+    text = found.group(1)
+    answers = []
+    for q in re.findall(r"^\d+\. (.*)$", prompt, re.M):
+        if "praise" in q:
+            answers.append("yes" if any(w in text for w in GOOD) else "no")
+        elif "complain" in q:
+            answers.append("yes" if any(w in text for w in BAD) else "no")
+        else:
+            answers.append("yes" if "cast" in text else "no")
+    return json.dumps({"answers": answers})
+
+
+def _requests(server, marker):
+    return sum(marker in b["messages"][-1]["content"] for _, b in server.requests)
+
+
+def test_chat_model_rules_are_measured_not_trusted(fresh_cache, fake_llm):
+    server = fake_llm(scripted)
+    texts, labels = reviews(40)
+    llm = ChatModel("fake", base_url=server.base_url)
+    model = RuleListClassifier(llm=llm, measure="llm", n_rounds=1).fit(texts, labels)
+    assert _requests(server, "IF <condition> THEN <label>") == 1
+    assert _requests(server, "yes/no questions") == 1
+    assert server.count() == 2 + len(texts)  # question round + rule proposal + one answer call per text
+    assert all(c.source == "llm" for c in model.concepts_)
+    assert (model.predict(texts) == labels).mean() == 1.0
+
+    claims = model.proposed_rules_.set_index("condition")
+    assert list(claims.columns) == ["label", "signal", "threshold", "n_covered", "precision", "in_model"]
+    complain = claims.loc["Does the text complain about something?"]
+    assert complain.label == "neg" and complain.precision == 1.0 and complain.n_covered == (labels == "neg").sum()
+    praise = claims.loc["Does the text praise something?"]
+    assert praise.label == "neg" and praise.precision == 0.0  # the claim is measured, and it is wrong
+    for rule in model.rules_:  # what the list predicts comes from the data, whatever was claimed
+        assert rule.precision == 1.0
+
+    before = server.count()
+    RuleListClassifier(llm=llm, measure="llm", n_rounds=1).fit(texts, labels)
+    assert server.count() == before  # a refit with the same data and settings makes zero calls
+
+
+def test_chat_model_tree_with_embedding_measure_makes_only_proposal_calls(fresh_cache, fake_llm):
+    server = fake_llm(scripted)
+    texts, labels = reviews(40)
+    tree = ConceptTreeClassifier(llm=ChatModel("fake", base_url=server.base_url), n_rounds=1).fit(texts, labels)
+    assert server.count() == 2
+    tree.predict(texts)
+    assert server.count() == 2  # questions are measured by embedding: predict makes no chat call
+    assert len(tree.proposed_rules_) == 2
+
+
+@pytest.mark.server
+def test_rule_list_against_real_server(fresh_cache, smollm):
+    """SmolLM2 is tiny: only the path, the shapes and the counts are checked, never its rules."""
+    texts, labels = reviews(20)
+    llm = ChatModel("smollm2", base_url=smollm.base_url, max_concurrency=2, max_tokens=300)
+    common = dict(llm=llm, n_rounds=1, questions_per_round=3, n_proposed_rules=3, on_error="missing",
+                  concepts=["Does the text praise the film?"])
+    model = RuleListClassifier(max_rules=3, **common).fit(texts, labels)
+    assert smollm.count() <= 4  # one question call, one rule call, at most one repair each
+    assert len(model.rules_) <= 3 and model.predict_proba(texts[:4]).shape == (4, 2)
+    assert set(model.proposed_rules_.columns) >= {"condition", "label", "n_covered", "precision"}
+    assert model.proposed_rules_.label.isin(["neg", "pos"]).all()
+    calls = smollm.count()
+    RuleListClassifier(max_rules=3, **common).fit(texts, labels)
+    assert smollm.count() == calls  # refit: zero requests reach the server
