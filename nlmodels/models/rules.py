@@ -191,7 +191,7 @@ class _RuleSearch:
     def accuracy(self, rules) -> float:
         return float((self.outcome(rules, self.default(rules)) == self.yi).mean())
 
-    def refine(self, rules):
+    def refine(self, rules, margin=0.5):
         """One sweep of coordinate ascent on training accuracy: each rule in turn is replaced by
         the rule that does best given all the others (and the default) as they are."""
         rules = list(rules)
@@ -203,7 +203,7 @@ class _RuleSearch:
             candidate, score = self._best(G, reach)
             conds, k = rules[i]
             current = float((G[:, k] * self.fires(conds)).sum())
-            if score > current + 0.5:
+            if score > current + margin:
                 rules[i] = candidate
         return rules
 
@@ -215,12 +215,15 @@ class _RuleSearch:
         return rules
 
 
-def _learn_rule_list(B, yi, K, *, max_rules, alphas, min_support, random_state):
-    """Choose ``alpha`` and the list length by 3-fold cross-validation, then grow, refine, prune."""
+def _learn_rule_list(B, yi, K, *, max_rules, alphas, min_support, random_state, repeats=3, sweeps=1, margin=0.0):
+    """Choose ``alpha`` and the list length by 3-fold cross-validation (repeated ``repeats`` times
+    with different splits: one split alone makes the choice noisy), then grow, refine, prune."""
     n_rules, alpha = max_rules, alphas[len(alphas) // 2]
     if len(alphas) > 1 and np.bincount(yi, minlength=K).min() >= 3:
         scores = np.zeros((len(alphas), max_rules + 1))
-        for train, valid in StratifiedKFold(3, shuffle=True, random_state=random_state).split(B, yi):
+        folds = [split for r in range(repeats)
+                 for split in StratifiedKFold(3, shuffle=True, random_state=random_state + r).split(B, yi)]
+        for train, valid in folds:
             search = _RuleSearch(B[train], yi[train], K, min_support=min_support)
             held = _RuleSearch(B[valid], yi[valid], K, min_support=min_support)
             for a, value in enumerate(alphas):
@@ -232,7 +235,9 @@ def _learn_rule_list(B, yi, K, *, max_rules, alphas, min_support, random_state):
         alpha = alphas[a]
     search = _RuleSearch(B, yi, K, min_support=min_support)
     rules = search.grow(max_rules, alpha)[:n_rules]
-    rules = search.prune(search.refine(rules))
+    for _ in range(sweeps):
+        rules = search.refine(rules, max(0.5, margin * len(yi)))
+    rules = search.prune(rules)
     return rules, float(alpha)
 
 
@@ -274,8 +279,9 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         super()._check_params()
-        if not (isinstance(self.coarse_groups_per_class, (int, np.integer)) and self.coarse_groups_per_class >= 0):
-            raise ValueError(f"coarse_groups_per_class must be an integer >= 0, got {self.coarse_groups_per_class!r}")
+        coarse = self.coarse_groups_per_class
+        if coarse != "auto" and not (isinstance(coarse, (int, np.integer)) and coarse >= 0):
+            raise ValueError(f"coarse_groups_per_class must be 'auto' or an integer >= 0, got {coarse!r}")
         if not (isinstance(self.n_proposed_rules, (int, np.integer)) and self.n_proposed_rules >= 0):
             raise ValueError(f"n_proposed_rules must be an integer >= 0, got {self.n_proposed_rules!r}")
 
@@ -292,8 +298,10 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
             concepts += self._propose_rules(texts, y, concepts)
         else:
             self.groups_per_class_ = self._groups_per_class(bins)
+            coarse = self.coarse_groups_per_class
+            self.coarse_groups_per_class_ = max(4, 16 // len(self.classes_)) if coarse == "auto" else int(coarse)
             concepts = expert
-            for groups in dict.fromkeys([self.groups_per_class_, self.coarse_groups_per_class]):
+            for groups in dict.fromkeys([self.groups_per_class_, self.coarse_groups_per_class_]):
                 if groups > 0:
                     concepts = concepts + PhraseProposer(phrases_per_class=self.phrases_per_class,
                                                          groups_per_class=groups,
@@ -389,9 +397,10 @@ def _drop_param_doc(doc: str, name: str) -> str:
     return re.sub(rf"\n    {name} : .*?(?=\n    \w+ : |\Z)", "", doc, flags=re.S)
 
 
-_HEAD_PARAMS = _drop_param_doc(_COMMON_PARAMS, "max_concepts") + """    coarse_groups_per_class : int, default=4
+_HEAD_PARAMS = _drop_param_doc(_COMMON_PARAMS, "max_concepts") + """    coarse_groups_per_class : int or "auto", default="auto"
         Offline, besides the ``groups_per_class`` phrase groups, each class's phrases are also
         grouped into this many broad groups: one broad concept often makes a whole rule. 0: none.
+        ``"auto"``: ``max(4, 16 // n_classes)`` (8 for two classes, 4 from four classes on).
     n_proposed_rules : int, default=10
         With a chat model: rules "IF <question> THEN <label>" it is asked to write (one call). Each
         question becomes a concept measured like the others; ``proposed_rules_`` records the claimed
@@ -414,7 +423,8 @@ class RuleListClassifier(_ConceptHead):
     cut ("similar >= 0.42", or its negation "similar < 0.42"), a rule is one condition or a
     conjunction of two. Rules are found by sequential covering: each maximises
     ``correct - alpha * wrong`` among the texts no earlier rule covers; ``alpha`` and the list
-    length (at most ``max_rules``) are chosen by 3-fold cross-validation; one sweep of coordinate
+    length (at most ``max_rules``) are chosen by 3-fold cross-validation, repeated three times; one
+    sweep of coordinate
     ascent then replaces each rule by the one that does best given the others, and trailing rules
     that do not help are dropped. The final ELSE predicts the majority of what is left.
 
@@ -452,7 +462,7 @@ class RuleListClassifier(_ConceptHead):
 
     def __init__(self, llm=None, *, max_rules=10, n_thresholds=16, min_support=5, embedder=None,
                  measure="embedding", concepts=None, proposer="auto", n_rounds=2, questions_per_round=10,
-                 n_distill=200, phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class=4,
+                 n_distill=200, phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto",
                  n_proposed_rules=10, on_error="raise", n_jobs=None, random_state=0):
         self.llm = llm
         self.max_rules = max_rules
@@ -607,7 +617,7 @@ class ConceptTreeClassifier(_ConceptHead):
 
     def __init__(self, llm=None, *, max_depth=3, min_samples_leaf=5, embedder=None, measure="embedding",
                  concepts=None, proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200,
-                 phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class=4, n_proposed_rules=10,
+                 phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto", n_proposed_rules=10,
                  on_error="raise", n_jobs=None, random_state=0):
         self.llm = llm
         self.max_depth = max_depth
