@@ -4,9 +4,12 @@ from ._version import __version__
 from .embed import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder
 from .concepts import Concept
 from .llm import BudgetExceededError, CallCache, ChatModel, LLMBatchError, LLMError, Usage
+from .models import AugLinearClassifier, AugLinearRegressor
 from .models import ConceptClassifier, ConceptRegressor, QuestionEmbedder
 
 __all__ = [
+    "AugLinearClassifier",
+    "AugLinearRegressor",
     "BudgetExceededError",
     "CallCache",
     "ChatModel",
