@@ -20,10 +20,19 @@ __all__ = ["main"]
 MODELS = {
     "concept": ("nlmodels.models", "ConceptClassifier"),
     "concept-regressor": ("nlmodels.models", "ConceptRegressor"),
+    "rulelist": ("nlmodels.models", "RuleListClassifier"),
+    "tree": ("nlmodels.models", "ConceptTreeClassifier"),
+    "auglinear": ("nlmodels.models", "AugLinearClassifier"),
+    "auglinear-regressor": ("nlmodels.models", "AugLinearRegressor"),
 }
+MODEL_HELP = ("concept: ConceptClassifier, weighted concepts (labels are classes); concept-regressor: ConceptRegressor "
+              "(labels are numbers); rulelist: RuleListClassifier, if-then rules over concepts; tree: "
+              "ConceptTreeClassifier, a shallow tree over concepts; auglinear: AugLinearClassifier, one number per "
+              "n-gram from its embedding; auglinear-regressor: AugLinearRegressor. Default: concept")
 
 EPILOG = """examples:
   nlmodels fit train.csv --text-column text --label-column label --model concept --out model.json
+  nlmodels fit train.csv --model rulelist --max-rules 8 --out rules.json
   nlmodels predict model.json new.csv --out predictions.csv
   nlmodels explain model.json "WINNER!! claim your free prize now"
   nlmodels report model.json test.csv --out card.html
@@ -141,8 +150,58 @@ def _in_chunks(fn, texts, desc, quiet, size=256):
 
 
 # ---------------------------------------------------------------------- commands
+def _fit_params(cls, args) -> tuple[dict, str]:
+    """Constructor parameters from the options, and a few words on them. An option the estimator
+    has no parameter for is refused, not silently dropped."""
+    accepted = cls().get_params(deep=False)
+    params = {}
+    given = [("--max-concepts", "max_concepts", args.max_concepts), ("--max-rules", "max_rules", args.max_rules),
+             ("--max-depth", "max_depth", args.max_depth), ("--measure", "measure", args.measure),
+             ("--concept", "concepts", list(args.concept) if args.concept else None),
+             ("--random-state", "random_state", args.random_state)]
+    if args.chat_model or args.base_url:
+        from .llm import ChatModel
+
+        given.append(("--chat-model/--base-url", "llm", ChatModel(args.chat_model, base_url=args.base_url)))
+    for option, name, value in given:
+        if value is None:
+            continue
+        if name not in accepted:
+            raise UsageError(f"{option} does not apply to --model {args.model} ({cls.__name__} has no {name})")
+        params[name] = value
+    if "llm" not in params and params.get("measure", "embedding") != "embedding":
+        raise UsageError(f"--measure {args.measure} needs a chat model: give --chat-model and/or --base-url")
+    if "random_state" in accepted:
+        params.setdefault("random_state", 0)
+    value = {**accepted, **params}
+    details = []
+    if "max_concepts" in accepted:
+        details.append(f"max {value['max_concepts']} concepts")
+    if "max_rules" in accepted:
+        details.append(f"max {value['max_rules']} rules")
+    if "max_depth" in accepted:
+        details.append(f"depth at most {value['max_depth']}")
+    if "measure" in accepted:
+        details.append(f"measured by {value['measure']}")
+    if "ngram_range" in accepted:
+        details.append(f"{value['ngram_range'][0]}-{value['ngram_range'][1]}-grams")
+    return params, ", ".join(details)
+
+
+def _fitted_summary(model) -> str:
+    if hasattr(model, "rules_"):
+        return f"{len(model.rules_)} rules over {len(model.concepts_)} concepts"
+    if hasattr(model, "node_counts_"):
+        return f"a tree with {len(model.paths())} leaves over {len(model.concepts_)} concepts"
+    if hasattr(model, "vocabulary_"):
+        return f"{len(model.vocabulary_):,} n-grams seen in training"
+    return f"{len(model.concepts_)} concepts"
+
+
 def cmd_fit(args) -> int:
     import importlib
+
+    from .report.export import to_json
 
     regression = args.model.endswith("regressor")
     frame = _read_table(args.data, args.sep, [("--text-column", args.text_column), ("--label-column", args.label_column)])
@@ -151,15 +210,7 @@ def cmd_fit(args) -> int:
     out = _check_out(args.out, (".json",))
     module, name = MODELS[args.model]
     cls = getattr(importlib.import_module(module), name)
-    params = {"max_concepts": args.max_concepts, "measure": args.measure, "random_state": args.random_state}
-    if args.concept:
-        params["concepts"] = list(args.concept)
-    if args.chat_model or args.base_url:
-        from .llm import ChatModel
-
-        params["llm"] = ChatModel(args.chat_model, base_url=args.base_url)
-    elif args.measure != "embedding":
-        raise UsageError(f"--measure {args.measure} needs a chat model: give --chat-model and/or --base-url")
+    params, details = _fit_params(cls, args)
     if not regression:
         import numpy as np
 
@@ -168,11 +219,11 @@ def cmd_fit(args) -> int:
         _say(f"read {len(texts)} texts from {args.data} ({balance})", args.quiet)
     else:
         _say(f"read {len(texts)} texts from {args.data}", args.quiet)
-    _say(f"fitting {name} (max {args.max_concepts} concepts, measured by {args.measure}) …", args.quiet)
+    _say(f"fitting {name}" + (f" ({details})" if details else "") + " …", args.quiet)
     start = time.time()
     model = cls(**params).fit(texts, y)
-    model.to_json(out)
-    _say(f"fitted in {time.time() - start:.0f} s: {len(model.concepts_)} concepts; wrote {out}", args.quiet)
+    to_json(model, out)
+    _say(f"fitted in {time.time() - start:.0f} s: {_fitted_summary(model)}; wrote {out}", args.quiet)
     if args.print:
         print(model)
     return 0
@@ -211,9 +262,34 @@ def _resolve_target(model, target: str | None):
     return model.classes_[names.index(target)]
 
 
+def _decided_by_rules(model) -> bool:
+    """A rule list or a tree: one rule (or one path) decides, nothing adds up."""
+    return hasattr(model, "rules_") or hasattr(model, "node_counts_")
+
+
+def _rule_explanation(model, text: str, target) -> dict:
+    if target is not None:
+        raise UsageError(f"--target does not apply to {type(model).__name__}: one "
+                         f"{'rule' if hasattr(model, 'rules_') else 'path'} decides every class")
+    row = model.explain([text]).iloc[0]
+    predicted = model.predict([text])[0]
+    record = {"text": text, "prediction": predicted.item() if hasattr(predicted, "item") else predicted,
+              "probabilities": {str(c): float(p) for c, p in zip(model.classes_, model.predict_proba([text])[0])}}
+    if hasattr(model, "rules_"):
+        rule = int(row["rule"])
+        record.update(explained="the first rule that holds", rule=rule,
+                      rule_text=str(row["rule_text"]) if rule < len(model.rules_) else "ELSE (no rule holds)")
+    else:
+        record.update(explained="the path through the tree", leaf=int(row["leaf"]), rule_text=str(row["path"]))
+    record["precision"] = float(row["precision"])  # of that rule (leaf) on the training texts
+    return record
+
+
 def _explanation(model, text: str, target, top: int) -> dict:
     import numpy as np
 
+    if _decided_by_rules(model):
+        return _rule_explanation(model, text, target)
     classes = getattr(model, "classes_", None)
     target = _resolve_target(model, target)
     if classes is not None and len(classes) > 2 and target is None:
@@ -248,23 +324,40 @@ def cmd_explain(args) -> int:
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=1, ensure_ascii=False))
         return 0
+    parts = "n-grams" if hasattr(model, "vocabulary_") else "concepts"
     for r in records:
         print(f"text: {r['text']!r}")
         line = f"prediction: {r['prediction']}"
         if "probabilities" in r:
             line += "  (" + ", ".join(f"P({c}) = {p:.3f}" for c, p in r["probabilities"].items()) + ")"
         print(line)
+        if "rule_text" in r:
+            where = f"rule {r['rule']}" if "rule" in r else f"leaf {r['leaf']}"
+            condition = r["rule_text"]
+            if condition.startswith("ELSE"):
+                shown = condition
+            elif condition == "(root)":  # a tree that is one leaf
+                shown = f"ALWAYS {r['prediction']}"
+            else:
+                shown = f"IF {condition} THEN {r['prediction']}"
+            print(f"decided by {r['explained']} ({where}): {shown}")
+            print(f"  precision {r['precision']:.3f} on the training texts it covered")
+            print()
+            continue
         print(f"{r['explained']}: {r['decision_value']:+.3f} = intercept {r['intercept']:+.3f} plus")
         for c in r["contributions"]:
             print(f"  {c['contribution']:+8.3f}  {c['concept']}")
         if r["n_others"]:
-            print(f"  {r['others']:+8.3f}  ({r['n_others']} other concepts together)")
+            print(f"  {r['others']:+8.3f}  ({r['n_others']} other {parts} together)")
         print()
     return 0
 
 
 def cmd_report(args) -> int:
+    from .report.card import check_card_support, write_card
+
     model = _load_model(args.model, args)
+    check_card_support(model)  # before reading the data: a TypeError naming the estimator
     regression = not hasattr(model, "classes_")
     frame = _read_table(args.data, args.sep, [("--text-column", args.text_column), ("--label-column", args.label_column)])
     texts = _texts(frame, args.text_column, args.data)
@@ -279,7 +372,7 @@ def cmd_report(args) -> int:
         options["title"] = args.title
     if args.limitation:
         options["limitations"] = list(args.limitation)
-    model.report(texts, y, out, **options)
+    write_card(model, texts, y, out, **options)
     _say(f"wrote {out}", args.quiet)
     return 0
 
@@ -303,6 +396,9 @@ def cmd_plot(args) -> int:
 
 def cmd_edit(args) -> int:
     model = _load_model(args.model, args)
+    if not hasattr(model, "edit"):
+        raise UsageError(f"{type(model).__name__} cannot be edited: edits remove or add concepts of a "
+                         "ConceptClassifier or ConceptRegressor and refit its weights")
     regression = not hasattr(model, "classes_")
     frame = _read_table(args.data, args.sep, [("--text-column", args.text_column), ("--label-column", args.label_column)])
     texts = _texts(frame, args.text_column, args.data)
@@ -368,20 +464,22 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit a model on the texts and labels of a CSV file; write it as JSON.")
     p.add_argument("data", help="CSV (or TSV) file with a text column and a label column")
     _data_options(p, label=True)
-    p.add_argument("--model", choices=sorted(MODELS), default="concept",
-                   help="concept: ConceptClassifier (labels are classes); concept-regressor: ConceptRegressor "
-                        "(labels are numbers). Default: concept")
+    p.add_argument("--model", choices=sorted(MODELS), default="concept", help=MODEL_HELP)
     p.add_argument("--out", required=True, metavar="MODEL.json", help="where to write the fitted model (JSON)")
-    p.add_argument("--max-concepts", type=int, default=30, metavar="N",
-                   help="at most N concepts carry weight in the model (default: 30)")
-    p.add_argument("--measure", choices=("embedding", "llm", "distill"), default="embedding",
+    p.add_argument("--max-concepts", type=int, default=None, metavar="N",
+                   help="concept, concept-regressor: at most N concepts carry weight in the model (default: 30)")
+    p.add_argument("--max-rules", type=int, default=None, metavar="N",
+                   help="rulelist: at most N rules before the final ELSE (default: 10)")
+    p.add_argument("--max-depth", type=int, default=None, metavar="N",
+                   help="tree: depth of the tree at most N (default: 3)")
+    p.add_argument("--measure", choices=("embedding", "llm", "distill"), default=None,
                    help="how texts are scored on each concept: embedding (offline, default), llm (the chat "
                         "model answers every concept for every text), distill (it answers for a sample; "
                         "probes learn the answers)")
     p.add_argument("--concept", action="append", metavar="TEXT",
                    help="a concept written by a person, added to the proposed ones (repeat for several)")
     _chat_options(p, fit=True)
-    p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed (default: 0)")
+    p.add_argument("--random-state", type=int, default=None, metavar="N", help="seed (default: 0)")
     p.add_argument("--print", action="store_true", help="print the fitted model")
     _quiet(p)
     p.set_defaults(func=cmd_fit)

@@ -20,8 +20,20 @@ KEY_ENV = "sk-SENTINEL-env-7f3a9c0e1b2d4f6a8c0e"
 KEY_ARG = "sk-SENTINEL-arg-2b4d6f8a0c1e3a5b7d9f"
 
 
+def _matches(value, schema) -> bool:
+    try:
+        check_schema(value, schema)
+    except AssertionError:
+        return False
+    return True
+
+
 def check_schema(value, schema, path="$"):
-    """The subset of JSON Schema the model schema uses: type, enum, required, properties, items, $ref."""
+    """The subset of JSON Schema the model schema uses: type, enum, required, properties, items, $ref,
+    and allOf of if/then (what each estimator's document must hold besides the common fields)."""
+    for branch in schema.get("allOf", []):
+        if _matches(value, branch["if"]):
+            check_schema(value, branch["then"], path)
     if "$ref" in schema:
         schema = SCHEMA["$defs"][schema["$ref"].split("/")[-1]]
     types = schema.get("type")

@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_texts, check_texts_labels
 from ..embed import SentenceTransformerEmbedder
+from .concept import training_summary
 
 __all__ = ["AugLinearClassifier", "AugLinearRegressor"]
 
@@ -326,6 +327,100 @@ class _AugLinear(BaseEstimator):
             return html.escape(repr(self))
         return self._format(html_out=True)
 
+    # ------------------------------------------------------------------ JSON (nlmodels.report.export)
+    def to_json(self, path=None):
+        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
+        from ..report.export import to_json
+        return to_json(self, path)
+
+    def _measurement(self) -> str:
+        """How a text is scored, in words (the JSON's ``measurement``)."""
+        identity = self.embedder_.identity
+        name = identity.get("name") or identity.get("model", "the embedder")
+        low, high = self.ngram_range
+        dim = self.coef_.shape[1] // (high - low + 1)
+        return (f"The text is split into n-grams of {low} to {high} tokens (params: token_pattern, lowercase, "
+                "stop_words); each occurrence adds the n-gram's score. An n-gram in ngrams.vocabulary scores its "
+                f"row of ngrams.scores (its embedding score plus its own correction, scale {self.lexical_scale_:g}); "
+                f"any other n-gram scores embedding({name}) @ the block of head.coef for its order ({dim} columns "
+                "per order, shortest n-grams first).")
+
+    def _export_state(self) -> dict:
+        from ..report.export import embedder_record, encode_array, encode_labels, plain
+
+        check_is_fitted(self, "ngram_scores_")
+        params = self.get_params(deep=False)
+        params["embedder"] = None  # recorded in "embedder"
+        if isinstance(params["stop_words"], (set, frozenset)):  # e.g. sklearn's ENGLISH_STOP_WORDS
+            params["stop_words"] = sorted(params["stop_words"])
+        task = "regression" if self._regression else "classification"
+        state = {"task": task, "printed": str(self), "params": plain(params),
+                 "embedder": embedder_record(self.embedder_), "chat_model": None,
+                 "measurement": self._measurement()}
+        head = {"type": "ngram_table"}
+        if task == "classification":
+            state["classes"] = encode_labels(self.classes_)
+            binary = len(self.classes_) == 2
+            head["link"] = "logistic" if binary else "softmax"
+            head["decision_rule"] = (
+                "decision = intercept[0] + the sum over the text's n-gram occurrences of their score; predict "
+                "classes[1] when decision > 0, else classes[0]; P(classes[1]) = 1 / (1 + exp(-decision))" if binary else
+                "decision[c] = intercept[c] + the sum over the text's n-gram occurrences of their score[c]; predict "
+                "the class with the largest decision; probabilities = softmax(decision)")
+            head["C"] = self.C_
+        else:
+            head["link"] = "identity"
+            head["decision_rule"] = ("prediction = intercept[0] + the sum over the text's n-gram occurrences of "
+                                     "their score")
+            head["alpha"] = self.alpha_
+        head["coef"] = encode_array(self.coef_)
+        head["intercept"] = encode_array(self.intercept_)
+        head["lexical_scale"] = self.lexical_scale_
+        cv = self.cv_results_
+        head["cv_results"] = {"index_name": plain(cv.index.name), "columns_name": plain(cv.columns.name),
+                              "index": plain(cv.index.tolist()), "columns": plain(cv.columns.tolist()),
+                              "data": plain(cv.to_numpy().tolist())}
+        state["head"] = head
+        state["ngrams"] = {"vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.get),
+                           "scores": encode_array(self.ngram_scores_),
+                           "document_frequency": encode_array(self.document_frequency_)}
+        state["attributes"] = {"n_features_in_": self.n_features_in_}
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict, *, llm=None, embedder=None):
+        from ..report.export import decode_array, decode_labels, rebuild_embedder
+
+        defaults = cls().get_params(deep=False)
+        params = {k: v for k, v in state["params"].items() if k in defaults}
+        for name, value in params.items():  # JSON has no tuples
+            if isinstance(defaults[name], tuple) and isinstance(value, list):
+                params[name] = tuple(value)
+        params["embedder"] = embedder
+        model = cls(**params)
+        model.embedder_ = rebuild_embedder(state["embedder"], embedder)
+        model.vectorizer_ = model._vectorizer()
+        if state["task"] == "classification":
+            model.classes_ = decode_labels(state["classes"])
+        head = state["head"]
+        model.coef_, model.intercept_ = decode_array(head["coef"]), decode_array(head["intercept"])
+        model.lexical_scale_ = float(head["lexical_scale"])
+        if "C" in head:
+            model.C_ = float(head["C"])
+        if "alpha" in head:
+            model.alpha_ = float(head["alpha"])
+        cv = head["cv_results"]
+        model.cv_results_ = pd.DataFrame() if not cv["data"] else pd.DataFrame(  # empty: too few texts to CV
+            [[float(v) for v in row] for row in cv["data"]], index=pd.Index(cv["index"], name=cv["index_name"]),
+            columns=pd.Index(cv["columns"], name=cv["columns_name"]))
+        ngrams = state["ngrams"]
+        model.vocabulary_ = {g: i for i, g in enumerate(ngrams["vocabulary"])}
+        model.ngram_scores_ = decode_array(ngrams["scores"])
+        model.document_frequency_ = decode_array(ngrams["document_frequency"])
+        for name, value in (state.get("attributes") or {}).items():
+            setattr(model, name, value)
+        return model
+
 
 class AugLinearClassifier(ClassifierMixin, _AugLinear):
     __doc__ = f"""An additive n-gram classifier whose n-gram weights come from embeddings (Aug-Linear).
@@ -374,6 +469,8 @@ class AugLinearClassifier(ClassifierMixin, _AugLinear):
     embedder_ : the embedder used.
     vectorizer_ : CountVectorizer
         Its analyzer splits texts into n-grams (an unfitted template; it is fitted per call).
+    training_ : dict
+        Size, class balance and date of the training data (written to the JSON export).
 
     Examples
     --------
@@ -398,7 +495,9 @@ class AugLinearClassifier(ClassifierMixin, _AugLinear):
         """Fit the model on texts ``X`` and labels ``y``; returns ``self``."""
         texts, y = check_texts_labels(X, y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        return self._fit_table(texts, y_index)
+        self._fit_table(texts, y_index)
+        self.training_, self.edits_ = training_summary(texts, y, False), []
+        return self
 
     def _fit_head(self, Z, counts, y, scales):
         Cs = np.sort(np.asarray(self.Cs, dtype=float).ravel())
@@ -516,7 +615,7 @@ class AugLinearRegressor(RegressorMixin, _AugLinear):
     Attributes
     ----------
     vocabulary_, ngram_scores_, coef_, intercept_, lexical_scale_, document_frequency_, embedder_,
-    vectorizer_ : as for :class:`AugLinearClassifier`, with one output.
+    vectorizer_, training_ : as for :class:`AugLinearClassifier`, with one output.
     alpha_ : float
         The chosen penalty.
     cv_results_ : DataFrame
@@ -539,7 +638,9 @@ class AugLinearRegressor(RegressorMixin, _AugLinear):
     def fit(self, X, y):
         """Fit the model on texts ``X`` and numeric targets ``y``; returns ``self``."""
         texts, y = check_texts_labels(X, y, regression=True)
-        return self._fit_table(texts, y)
+        self._fit_table(texts, y)
+        self.training_, self.edits_ = training_summary(texts, y, True), []
+        return self
 
     def _fit_head(self, Z, counts, y, scales):
         alphas = np.logspace(-2, 4, 13) if self.alphas is None else np.asarray(self.alphas, dtype=float).ravel()

@@ -29,6 +29,25 @@ def _label(value) -> str:
     return repr(value)
 
 
+def training_summary(texts, y, regression: bool, llm=None) -> dict:
+    """What a model's record says about its training data: size, mean length, class balance (or
+    target range), date, and the chat client's usage totals when fit ended."""
+    from datetime import datetime, timezone
+
+    summary = {"n_texts": len(texts), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "mean_chars": float(np.mean([len(t) for t in texts]))}
+    if regression:
+        summary["target"] = {k: float(f(y)) for k, f in
+                             (("min", np.min), ("mean", np.mean), ("max", np.max), ("std", np.std))}
+    else:
+        values, counts = np.unique(y, return_counts=True)
+        summary["classes"] = [{"label": v.item() if hasattr(v, "item") else v, "count": int(c),
+                               "share": float(c / len(y))} for v, c in zip(values, counts)]
+    if llm is not None and hasattr(llm, "usage"):
+        summary["chat_usage"] = llm.usage.as_dict()
+    return summary
+
+
 class _ConceptFeatures:
     """What ConceptClassifier, ConceptRegressor and QuestionEmbedder share: propose concepts, then
     measure them. Parameters are documented on the public classes."""
@@ -142,6 +161,11 @@ class _ConceptFeatures:
         self.fill_values_ = self.fill_values_[columns]
         return columns
 
+    def _record_training(self, texts, y) -> None:
+        """Keep what the model's record says about its training data: size, balance, date."""
+        self.training_ = training_summary(texts, y, self._regression, self.llm)
+        self.edits_ = []
+
     def concept_names(self) -> list[str]:
         """Concept texts, made unique (a repeated text gets " (2)", " (3)" ...)."""
         seen: dict[str, int] = {}
@@ -251,24 +275,6 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit (nlmodels.report)
-    def _record_training(self, texts, y) -> None:
-        """Keep what the model's record says about its training data: size, balance, date."""
-        from datetime import datetime, timezone
-
-        summary = {"n_texts": len(texts), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "mean_chars": float(np.mean([len(t) for t in texts]))}
-        if self._regression:
-            summary["target"] = {k: float(f(y)) for k, f in
-                                 (("min", np.min), ("mean", np.mean), ("max", np.max), ("std", np.std))}
-        else:
-            values, counts = np.unique(y, return_counts=True)
-            summary["classes"] = [{"label": v.item() if hasattr(v, "item") else v, "count": int(c),
-                                   "share": float(c / len(y))} for v, c in zip(values, counts)]
-        if self.llm is not None and hasattr(self.llm, "usage"):  # the client's totals when fit ended
-            summary["chat_usage"] = self.llm.usage.as_dict()
-        self.training_ = summary
-        self.edits_ = []
-
     def to_json(self, path=None):
         """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
         from ..report.export import to_json

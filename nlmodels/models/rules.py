@@ -80,6 +80,14 @@ class Rule:
         return " AND ".join(c.describe(names) for c in self.conditions)
 
 
+_PROPOSED_COLUMNS = ["condition", "label", "signal", "threshold", "n_covered", "precision", "in_model"]
+
+
+def _plain_label(value):
+    """A class label as JSON holds it (numpy scalars as plain numbers or strings)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
 
@@ -341,8 +349,7 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         """Check each proposed rule on the training data: the condition's first signal, cut where
         correct minus wrong is largest for the claimed label; coverage and precision as measured."""
         if not self.proposed_rules_:
-            self.proposed_rules_ = pd.DataFrame(columns=["condition", "label", "signal", "threshold",
-                                                         "n_covered", "precision", "in_model"])
+            self.proposed_rules_ = pd.DataFrame(columns=_PROPOSED_COLUMNS)
             return
         S = self.n_signals_
         names = self.concept_names()
@@ -368,6 +375,7 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         F = self._fill_missing(F)
         self._measure_proposed(F, y)
         self.n_features_in_ = 1
+        self._record_training(texts, y)
         return F, y
 
     def _binary_columns(self, F) -> np.ndarray:
@@ -391,6 +399,47 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         if not hasattr(self, "classes_"):
             return html.escape(repr(self))
         return "<pre>" + html.escape(str(self)) + "</pre>"
+
+    # ------------------------------------------------------------------ JSON (nlmodels.report.export)
+    _FITTED = "classes_"  # the attribute whose presence marks a fitted head
+    _ATTRIBUTES = ("coarse_groups_per_class_",)  # plain fitted values carried over as they are
+
+    def to_json(self, path=None):
+        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
+        from ..report.export import to_json
+        return to_json(self, path)
+
+    def _export_state(self) -> dict:
+        """The concept pipeline as ConceptClassifier writes it, ``proposed_rules`` and the head."""
+        from ..report.concept_state import pipeline_state
+        from ..report.export import encode_array, plain
+
+        check_is_fitted(self, self._FITTED)
+        state = pipeline_state(self, task="classification", printed=str(self), attributes=self._ATTRIBUTES)
+        state["proposed_rules"] = [plain(row) for row in self.proposed_rules_.to_dict("records")]
+        state["head"] = {"type": self._HEAD, "fill_values": encode_array(self.fill_values_), **self._head_state()}
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict, *, llm, embedder):
+        from ..report.concept_state import rebuild_pipeline
+
+        model = rebuild_pipeline(cls, state, llm=llm, embedder=embedder)
+        by_label = {_plain_label(c): c for c in model.classes_}
+        rows = []
+        for row in state.get("proposed_rules") or []:
+            row = dict(row, label=by_label.get(row["label"], row["label"]))
+            for name, kind in (("threshold", float), ("precision", float), ("n_covered", int)):
+                row[name] = kind(row[name])
+            rows.append(row)
+        # as fit leaves it: the empty frame of an offline fit, or one row per proposed rule
+        model.proposed_rules_ = pd.DataFrame(rows, columns=_PROPOSED_COLUMNS) if rows else \
+            pd.DataFrame(columns=_PROPOSED_COLUMNS)
+        model._set_head_state(state["head"])
+        return model
+
+    def _class_index(self, label) -> int:
+        return int(np.flatnonzero(self.classes_ == label)[0])
 
 
 def _drop_param_doc(doc: str, name: str) -> str:
@@ -452,6 +501,8 @@ class RuleListClassifier(_ConceptHead):
         list uses the condition.
     alpha_ : float
         The error weight chosen by cross-validation.
+    training_ : dict
+        Size, class balance and date of the training data (written to the JSON export).
 
     Examples
     --------
@@ -535,6 +586,39 @@ class RuleListClassifier(_ConceptHead):
         self.default_ = self.classes_[int(np.argmax(self.default_counts_))]
         self.rules_ = rules
 
+    _FITTED = "rules_"
+    _ATTRIBUTES = ("coarse_groups_per_class_", "alpha_")
+    _HEAD = "rule_list"
+
+    def _head_state(self) -> dict:
+        names = self.concept_names()
+        rules = []
+        for rule in self.rules_:
+            conditions = [{"concept": c.concept, "name": names[c.concept], "signal": c.signal, "column": c.column,
+                           "threshold": c.threshold, "above": c.above, "binary": c.binary} for c in rule.conditions]
+            rules.append({"text": rule.describe(names), "conditions": conditions, "label": _plain_label(rule.label),
+                          "label_index": self._class_index(rule.label),
+                          "class_counts": [int(v) for v in rule.class_counts], "n_covered": rule.n_covered,
+                          "precision": rule.precision if rule.n_covered else None})
+        return {
+            "decision_rule": "the first rule whose conditions all hold decides (a condition: scores[column] >= "
+                             "threshold when above, else scores[column] < threshold); when none holds, default "
+                             "decides; predict classes[label_index]; probabilities = class_counts / their sum",
+            "rules": rules,
+            "default": {"label": _plain_label(self.default_), "label_index": self._class_index(self.default_),
+                        "class_counts": [int(v) for v in self.default_counts_]},
+        }
+
+    def _set_head_state(self, head: dict) -> None:
+        self.rules_ = [
+            Rule(tuple(Condition(int(c["concept"]), c["signal"], int(c["column"]), float(c["threshold"]),
+                                 bool(c["above"]), bool(c["binary"])) for c in rule["conditions"]),
+                 self.classes_[rule["label_index"]], np.array(rule["class_counts"], dtype=np.intp))
+            for rule in head["rules"]
+        ]
+        self.default_ = self.classes_[head["default"]["label_index"]]
+        self.default_counts_ = np.array(head["default"]["class_counts"], dtype=np.intp)
+
     def _which_rule(self, F) -> np.ndarray:
         """Index of the first rule that fires for each text; ``len(rules_)`` for the final ELSE."""
         out = np.full(len(F), len(self.rules_))
@@ -606,13 +690,14 @@ class ConceptTreeClassifier(_ConceptHead):
     ----------
     classes_ : ndarray
     tree_ : DecisionTreeClassifier
-        The scikit-learn tree as fitted on all candidate concept columns.
+        The scikit-learn tree as fitted on all candidate concept columns (not part of the JSON
+        export: a model read by ``nlmodels.load`` has the tree below, which is what predicts).
     node_column_, node_threshold_, node_left_, node_right_ : ndarray
         The tree that predicts, over the columns of the kept ``concepts_`` (-1: a leaf); a text
         goes right when its score is ``>= node_threshold_``.
     node_counts_ : ndarray of shape (n_nodes, n_classes)
         Training texts reaching each node, per class.
-    concepts_, proposed_rules_ : as for :class:`RuleListClassifier`.
+    concepts_, proposed_rules_, training_ : as for :class:`RuleListClassifier`.
     """
 
     def __init__(self, llm=None, *, max_depth=3, min_samples_leaf=5, embedder=None, measure="embedding",
@@ -670,6 +755,34 @@ class ConceptTreeClassifier(_ConceptHead):
         self.binary_columns_ = self._binary_columns(F[:, kept])
         self._mark_in_model()
         return self
+
+    _FITTED = "node_counts_"
+    _HEAD = "tree"
+
+    def _head_state(self) -> dict:
+        from ..report.export import encode_array
+
+        leaves = []
+        for node, path in sorted(self.paths().items()):
+            counts = self.node_counts_[node]
+            leaves.append({"node": int(node), "path": path,
+                           "prediction": _plain_label(self.classes_[int(np.argmax(counts))]),
+                           "class_counts": [int(v) for v in counts]})
+        return {
+            "decision_rule": "start at node 0; at a node whose column is >= 0 go to right when scores[column] >= "
+                             "threshold, else to left; at a leaf (column -1) predict the class with the largest "
+                             "count; probabilities = counts / their sum",
+            "node_column": encode_array(self.node_column_), "node_threshold": encode_array(self.node_threshold_),
+            "node_left": encode_array(self.node_left_), "node_right": encode_array(self.node_right_),
+            "node_counts": encode_array(self.node_counts_), "binary_columns": encode_array(self.binary_columns_),
+            "leaves": leaves,
+        }
+
+    def _set_head_state(self, head: dict) -> None:
+        from ..report.export import decode_array
+
+        for name in ("node_column", "node_threshold", "node_left", "node_right", "node_counts", "binary_columns"):
+            setattr(self, name + "_", decode_array(head[name]))
 
     def _leaves(self, F, column, threshold, left, right) -> np.ndarray:
         node = np.zeros(len(F), int)

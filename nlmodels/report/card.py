@@ -24,7 +24,7 @@ from .concept_state import measurement_text
 from .export import chat_model_record, plain
 from .plots import concept_weights, figure_png, plot_explanation, plot_weights
 
-__all__ = ["card_data", "write_card"]
+__all__ = ["card_data", "check_card_support", "write_card"]
 
 FIRES_AT = 0.5
 
@@ -152,6 +152,18 @@ def _limitations(model, metrics, concepts, extra) -> list[str]:
     return items
 
 
+def check_card_support(model) -> None:
+    """Cards show a weighted list of concepts; other estimators are refused with a TypeError that names them."""
+    from ..models import ConceptClassifier, ConceptRegressor
+
+    if not isinstance(model, (ConceptClassifier, ConceptRegressor)):
+        raise TypeError(
+            f"a model card cannot be written for {type(model).__name__} yet: cards cover ConceptClassifier and "
+            "ConceptRegressor (weighted concepts); show this model with str(model), model.explain(texts) and its "
+            "JSON export (model.to_json)"
+        )
+
+
 def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, limitations=None,
               title: str | None = None, explain_text: str | None = None) -> dict:
     """Everything a model card shows, as a dict (the renderers only lay it out).
@@ -173,6 +185,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     """
     from sklearn.utils.validation import check_is_fitted
 
+    check_card_support(model)
     check_is_fitted(model, "coef_")
     texts, y = check_texts_labels(X, y, regression=model._regression)
     llm = getattr(model, "llm", None)
@@ -491,6 +504,7 @@ def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **op
     plots are written beside it as ``<name>_weights.png`` and ``<name>_explanation.png``. Other
     options go to :func:`card_data`. Returns the path.
     """
+    check_card_support(model)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".md", ".markdown"):

@@ -1,4 +1,5 @@
-"""Export and rebuild of the concept estimators (ConceptClassifier, ConceptRegressor, QuestionEmbedder).
+"""Export and rebuild of the concept estimators (ConceptClassifier, ConceptRegressor, QuestionEmbedder),
+and of the concept pipeline that RuleListClassifier and ConceptTreeClassifier share with them.
 
 What the file holds for them (``docs/model-json-schema.json`` has every field):
 
@@ -9,6 +10,10 @@ What the file holds for them (``docs/model-json-schema.json`` has every field):
   5th/95th percentile bounds; for ``measure="llm"`` the questions asked in the prompt);
 - ``head``: ``coef`` and ``intercept`` on the raw scores, the values that replace missing scores,
   the link and the decision rule.
+
+:func:`pipeline_state` and :func:`rebuild_pipeline` write and rebuild everything but the head; the
+rule list and the tree (``nlmodels/models/rules.py``) use them for their own ``_export_state`` and
+``_from_state`` and add their head.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from ..concepts import Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer
 from .export import (chat_model_record, decode_array, decode_labels, embedder_record, encode_array,
                      encode_labels, plain, rebuild_chat_model, rebuild_embedder)
 
-__all__ = ["export_state", "from_state", "handles", "measurement_text"]
+__all__ = ["export_state", "from_state", "handles", "measurement_text", "pipeline_state", "rebuild_pipeline"]
 
 _NAMES = ("ConceptClassifier", "ConceptRegressor", "QuestionEmbedder")
 # Fitted attributes that are plain values and are carried over as they are.
@@ -120,36 +125,47 @@ def _params(model) -> dict:
     return plain(params)
 
 
+def pipeline_state(model, *, task: str, printed: str | None, attributes=()) -> dict:
+    """Everything but the head: params, embedder, chat model, measurement, concepts (in column
+    order, without weights), measurer, plain fitted attributes (``_SIMPLE_ATTRIBUTES`` and
+    ``attributes``), and the class labels of a classifier."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model, "measurer_")
+    names = (*_SIMPLE_ATTRIBUTES, *attributes)
+    state = {
+        "task": task,
+        "printed": printed,
+        "params": _params(model),
+        "embedder": embedder_record(model.embedder_),
+        "chat_model": chat_model_record(getattr(model, "llm", None)),
+        "measurement": measurement_text(model),
+        "concepts": [{"index": k, "name": name, **concept_record(concept)}
+                     for k, (concept, name) in enumerate(zip(model.concepts_, model.concept_names()))],
+        "measurer": _measurer_state(model.measurer_),
+        "attributes": {a: plain(getattr(model, a)) for a in names if hasattr(model, a)},
+    }
+    if task == "classification":
+        state["classes"] = encode_labels(model.classes_)
+    return state
+
+
 def export_state(model) -> dict:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model, "measurer_")
     task = _task(model)
+    state = pipeline_state(model, task=task, printed=str(model) if hasattr(model, "coef_") else None)
     signals = list(model.measurer_.signals)
     S = len(signals)
-    concepts = []
-    for k, (concept, name) in enumerate(zip(model.concepts_, model.concept_names())):
-        record = {"index": k, "name": name, **concept_record(concept)}
-        if hasattr(model, "coef_"):
+    if hasattr(model, "coef_"):
+        for k, record in enumerate(state["concepts"]):
             block = model.coef_[:, k * S:(k + 1) * S]
             record["weights"] = {s: plain(block[:, j]) for j, s in enumerate(signals)}
             record["total_weight"] = plain(block.sum(axis=1))
-        concepts.append(record)
-    state = {
-        "task": task,
-        "printed": str(model) if hasattr(model, "coef_") else None,
-        "params": _params(model),
-        "embedder": embedder_record(model.embedder_),
-        "chat_model": chat_model_record(getattr(model, "llm", None)),
-        "measurement": measurement_text(model),
-        "concepts": concepts,
-        "measurer": _measurer_state(model.measurer_),
-        "attributes": {a: plain(getattr(model, a)) for a in _SIMPLE_ATTRIBUTES if hasattr(model, a)},
-    }
     head = {"fill_values": encode_array(model.fill_values_)}
     if task != "transform":
         if task == "classification":
-            state["classes"] = encode_labels(model.classes_)
             binary = len(model.classes_) == 2
             head["link"] = "logistic" if binary else "softmax"
             head["decision_rule"] = (
@@ -169,7 +185,9 @@ def export_state(model) -> dict:
     return state
 
 
-def from_state(cls, doc: dict, *, llm=None, embedder=None):
+def rebuild_pipeline(cls, doc: dict, *, llm=None, embedder=None):
+    """An instance of ``cls`` with everything :func:`pipeline_state` wrote (and ``fill_values_``
+    from ``doc["head"]``) restored; the caller restores the rest of its head."""
     params = dict(doc["params"])
     if params.get("concepts") is not None:
         params["concepts"] = [Concept.from_dict(c) if isinstance(c, dict) else c for c in params["concepts"]]
@@ -182,15 +200,20 @@ def from_state(cls, doc: dict, *, llm=None, embedder=None):
     model.embedder_ = embedder_
     model.concepts_ = [Concept.from_dict(c) for c in doc["concepts"]]
     model.measurer_ = _rebuild_measurer(doc["measurer"], model.concepts_, embedder_, llm, params.get("n_jobs"))
-    head = doc["head"]
-    model.fill_values_ = decode_array(head["fill_values"])
+    model.fill_values_ = decode_array(doc["head"]["fill_values"])
     if doc["task"] == "classification":
         model.classes_ = decode_labels(doc["classes"])
-    if doc["task"] != "transform":
-        model.coef_ = decode_array(head["coef"])
-        model.intercept_ = decode_array(head["intercept"])
     for name, value in (doc.get("attributes") or {}).items():
         setattr(model, name, value)
-    if doc["task"] == "transform":
-        model._regression = bool(params.get("regression", False))
+    return model
+
+
+def from_state(cls, doc: dict, *, llm=None, embedder=None):
+    model = rebuild_pipeline(cls, doc, llm=llm, embedder=embedder)
+    if doc["task"] != "transform":
+        head = doc["head"]
+        model.coef_ = decode_array(head["coef"])
+        model.intercept_ = decode_array(head["intercept"])
+    else:
+        model._regression = bool(doc["params"].get("regression", False))
     return model

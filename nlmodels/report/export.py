@@ -13,7 +13,9 @@ Estimators plug in through two methods::
     def _from_state(cls, state, *, llm, embedder): ...  # the estimator, fitted
 
 and are found at load time by class name in :mod:`nlmodels.models`. ConceptClassifier,
-ConceptRegressor and QuestionEmbedder are handled by :mod:`nlmodels.report.concept_state`.
+ConceptRegressor and QuestionEmbedder are handled by :mod:`nlmodels.report.concept_state`;
+RuleListClassifier and ConceptTreeClassifier define the two methods on top of its concept pipeline
+(``pipeline_state``/``rebuild_pipeline``), AugLinearClassifier and AugLinearRegressor on their own.
 """
 
 from __future__ import annotations

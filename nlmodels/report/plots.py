@@ -61,6 +61,9 @@ def plot_weights(model, *, target=None, top: int | None = 30, width: float = 9.0
     top : int, default=30
         At most this many concepts per panel (by magnitude); ``None`` for all.
     """
+    if not (hasattr(model, "coef_") and hasattr(model, "measurer_")):
+        raise TypeError(f"plot_weights draws the weights of concepts; {type(model).__name__} has none "
+                        "(ConceptClassifier and ConceptRegressor have)")
     rows = _rows(model, target)
     names = model.concept_names()
     n = len(names) if top is None else min(top, len(names))
@@ -96,6 +99,9 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     """
     if not isinstance(text, str):
         raise TypeError(f"plot_explanation explains one text (a str), got {type(text).__name__}")
+    if not hasattr(model, "intercept_"):
+        raise TypeError(f"plot_explanation draws contributions that add up to a decision value; "
+                        f"{type(model).__name__} decides by a rule or a path, which str(model) and explain() show")
     classes = getattr(model, "classes_", None)
     if classes is not None and len(classes) > 2 and target is None:
         target = model.predict([text])[0]
