@@ -94,6 +94,12 @@ def _rulelist(args, llm):
     return RuleListClassifier(max_rules=10), lambda m: len(m.rules_)
 
 
+def _tree(args, llm):
+    from nlmodels import ConceptTreeClassifier
+
+    return ConceptTreeClassifier(max_depth=3), lambda m: len(m.paths())  # leaves: one path each
+
+
 class _ImodelsXAugLinear:
     """imodelsX's AugLinearClassifier given the same bundled all-MiniLM-L6-v2 folder as checkpoint
     (``ngrams=2, all_ngrams=True``). Its labels must be integers, so they are mapped and back; its
@@ -137,13 +143,14 @@ METHODS = {
     "concept": (_concept, "nlmodels ConceptClassifier (offline)"),
     "auglinear": (_auglinear, "nlmodels AugLinearClassifier"),
     "rulelist": (_rulelist, "nlmodels RuleListClassifier"),
+    "tree": (_tree, "nlmodels ConceptTreeClassifier (depth 3)"),
     "tfidf": (_tfidf, "TF-IDF 1-2-grams + logistic regression"),
     "minilm_lr": (_minilm_lr, "all-MiniLM-L6-v2 + logistic regression (black box)"),
     "imodelsx": (_imodelsx, "imodelsX AugLinearClassifier"),
     "concept_llm": (_concept_llm("llm"), "ConceptClassifier, chat model measures"),
     "concept_distill": (_concept_llm("distill"), "ConceptClassifier, distilled chat answers"),
 }
-DEFAULT_METHODS = ["concept", "auglinear", "rulelist", "tfidf", "minilm_lr", "imodelsx"]
+DEFAULT_METHODS = ["concept", "auglinear", "rulelist", "tree", "tfidf", "minilm_lr", "imodelsx"]
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -236,7 +243,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of <name>/train.csv,test.csv")
     parser.add_argument("--datasets", help="comma-separated names (default: all six, or two with --quick)")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, of {list(METHODS)}")
+    parser.add_argument("--methods", help=f"comma-separated, of {list(METHODS)} (default: {','.join(DEFAULT_METHODS)}; "
+                        "with --quick, all but imodelsx, which alone takes minutes per dataset)")
     parser.add_argument("--quick", action="store_true", help="two datasets, 600 training / 300 test texts")
     parser.add_argument("--max-concepts", type=int, default=30)
     parser.add_argument("--n-distill", type=int, default=200)
@@ -245,10 +253,15 @@ def main(argv=None):
     parser.add_argument("--llm-model", help="chat model for the concept_llm / concept_distill methods")
     parser.add_argument("--llm-base-url", help="OpenAI-compatible server for --llm-model")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would bury the per-method lines
 
     names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else ALL_DATASETS)
-    methods = args.methods.split(",")
+    if args.methods:
+        methods = args.methods.split(",")
+    elif args.quick:
+        methods = [m for m in DEFAULT_METHODS if m != "imodelsx"]
+        print("--quick: imodelsx left out (name it in --methods to include it)", file=sys.stderr)
+    else:
+        methods = list(DEFAULT_METHODS)
     llm = None
     if args.llm_model:
         from nlmodels import ChatModel

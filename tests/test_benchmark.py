@@ -21,7 +21,8 @@ def load_benchmark():
     return module
 
 
-def test_quick_benchmark_table(tmp_path, capsys):
+def test_quick_benchmark_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imodelsx", None)  # as on a machine without the bench extra
     data = load_sms_spam_sample()
     train, test = train_test_split(data, train_size=300, test_size=150, stratify=data.label, random_state=0)
     folder = tmp_path / "data" / "sms_sample"
@@ -32,15 +33,19 @@ def test_quick_benchmark_table(tmp_path, capsys):
     bench = load_benchmark()
     out = tmp_path / "out"
     results = bench.main(["--quick", "--data", str(tmp_path / "data"), "--datasets", "sms_sample",
-                          "--methods", "concept,tfidf,minilm_lr", "--out", str(out), "--max-concepts", "10",
+                          "--methods", "concept,auglinear,rulelist,tree,tfidf,minilm_lr,imodelsx", "--out", str(out), "--max-concepts", "10",
                           "--cache-dir", str(tmp_path / "cache")])
-    printed = capsys.readouterr().out
-    assert list(results.method) == ["concept", "tfidf", "minilm_lr"]
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert list(results.method) == ["concept", "auglinear", "rulelist", "tree", "tfidf", "minilm_lr"]
+    assert "skipped imodelsx" in captured.err  # an optional peer is skipped with a note, not a crash
     for column in ["accuracy", "macro_f1", "fit_s", "predict_per_s"]:
         assert results[column].map(math.isfinite).all(), column
         assert f"| {column}" in printed.splitlines()[0] or column in printed.splitlines()[0]
     assert results.accuracy.between(0.9, 1.0).all()  # ham is 87%: every method must beat that
-    assert results.set_index("method").readable_features["concept"] <= 10
+    readable = results.set_index("method").readable_features
+    assert readable["concept"] <= 10 and 1 <= readable["rulelist"] <= 10 and 1 <= readable["tree"] <= 8
+    assert readable["auglinear"] > 1000  # one number per training n-gram
     assert results.set_index("method").readable_features["minilm_lr"] == math.inf
     saved = pd.read_csv(out / "results.csv")
-    assert len(saved) == 3 and (out / "accuracy_vs_features.png").stat().st_size > 5000
+    assert len(saved) == 6 and (out / "accuracy_vs_features.png").stat().st_size > 5000

@@ -13,10 +13,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV, lasso_path
 
-__all__ = ["fit_sparse_classifier", "fit_sparse_regressor"]
+__all__ = ["LinearDecisionMixin", "fit_sparse_classifier", "fit_sparse_regressor"]
 
 
 def _standardise(F):
@@ -87,3 +88,21 @@ def fit_sparse_regressor(F, y, groups, max_concepts):
     raw, raw_intercept = _unscale(coef, float(refit.intercept_), mean, scale)
     raw[~used] = 0.0
     return raw, float(raw_intercept), used
+
+
+class LinearDecisionMixin:
+    """``predict_proba`` and ``predict`` of a linear classifier from its ``decision_function``:
+    shape (n,) toward ``classes_[1]`` for two classes (logistic link), (n, n_classes) otherwise
+    (softmax)."""
+
+    def predict_proba(self, X):
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1 - p, p])
+        return softmax(scores, axis=1)
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]

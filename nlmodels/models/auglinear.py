@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from joblib import Parallel, delayed
-from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer
@@ -38,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_texts, check_texts_labels
 from ..embed import SentenceTransformerEmbedder
+from ._head import LinearDecisionMixin
 from .concept import training_summary
 
 __all__ = ["AugLinearClassifier", "AugLinearRegressor"]
@@ -422,7 +422,7 @@ class _AugLinear(BaseEstimator):
         return model
 
 
-class AugLinearClassifier(ClassifierMixin, _AugLinear):
+class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
     __doc__ = f"""An additive n-gram classifier whose n-gram weights come from embeddings (Aug-Linear).
 
     Every n-gram of a text is embedded (through the embedder's cache), the embeddings are summed per
@@ -534,18 +534,6 @@ class AugLinearClassifier(ClassifierMixin, _AugLinear):
         ``classes_[1]``), (n, n_classes) otherwise."""
         scores = self._decision(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict_proba(self, X):
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            p = expit(scores)
-            return np.column_stack([1 - p, p])
-        return softmax(scores, axis=1)
-
-    def predict(self, X):
-        scores = self.decision_function(X)
-        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
 
     def _row(self, target) -> int:
         check_is_fitted(self, "ngram_scores_")

@@ -15,7 +15,7 @@ from .._validation import check_texts, check_texts_labels
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
-from ._head import fit_sparse_classifier, fit_sparse_regressor
+from ._head import LinearDecisionMixin, fit_sparse_classifier, fit_sparse_regressor
 
 __all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
 
@@ -308,7 +308,7 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         return plot_explanation(self, text, **options)
 
 
-class ConceptClassifier(ClassifierMixin, _ConceptModel):
+class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, _ConceptModel):
     __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
 
     Concepts are proposed (mined phrase groups offline, or questions from a chat model), every
@@ -357,18 +357,6 @@ class ConceptClassifier(ClassifierMixin, _ConceptModel):
         scores = np.stack([self.intercept_[r] + self._contributions(F, r).sum(axis=1)
                            for r in range(len(self.intercept_))], axis=1)
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict_proba(self, X):
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            p = expit(scores)
-            return np.column_stack([1 - p, p])
-        return softmax(scores, axis=1)
-
-    def predict(self, X):
-        scores = self.decision_function(X)
-        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
 
     def explain(self, X, target=None) -> pd.DataFrame:
         """Each concept's contribution to each text's decision value, plus the intercept.
