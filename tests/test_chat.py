@@ -78,7 +78,9 @@ def test_concurrency_is_bounded_and_used(fresh_cache, fake_llm):
     start = time.perf_counter()
     llm.chat([str(i) for i in range(32)])
     elapsed = time.perf_counter() - start
-    assert server.max_in_flight == 8
+    # Never more than 8 at once. Not asserted to reach exactly 8: on a busy 2-core machine the first
+    # answers (200 ms) can come back before the eighth connection is open (seen once in CI: 7).
+    assert 4 <= server.max_in_flight <= 8
     assert elapsed < 32 * 0.2 / 2  # far faster than one at a time
 
 
