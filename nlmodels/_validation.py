@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_TEXT_CHARS", "check_labels", "check_texts", "check_texts_labels"]
+__all__ = ["MAX_TEXT_CHARS", "check_int_param", "check_labels", "check_texts", "check_texts_labels"]
 
 #: Texts longer than this are cut (with a warning) before they reach an embedder or a prompt.
 MAX_TEXT_CHARS = 4000
@@ -128,3 +128,14 @@ def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[lis
         if bad.any():
             raise ValueError(f"y has a non-finite value at row {int(np.flatnonzero(bad)[0])}")
     return texts, labels
+
+
+def check_int_param(name: str, value: Any, low: int, *, allowed: tuple[str, ...] = ()) -> None:
+    """Refuse an estimator parameter that is not an integer >= ``low`` (or one of the ``allowed``
+    strings), naming the parameter and the value given."""
+    if isinstance(value, str) and value in allowed:
+        return
+    if not (isinstance(value, (int, np.integer)) and value >= low):
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        options = "".join(f"{option!r} or " for option in allowed)
+        raise ValueError(f"{name} must be {options}{what}, got {value!r}")

@@ -230,8 +230,6 @@ def cmd_fit(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    import pandas as pd
-
     model = _load_model(args.model, args)
     frame = _read_table(args.data, args.sep, [("--text-column", args.text_column)])
     texts = _texts(frame, args.text_column, args.data)
@@ -271,8 +269,8 @@ def _rule_explanation(model, text: str, target) -> dict:
     if target is not None:
         raise UsageError(f"--target does not apply to {type(model).__name__}: one "
                          f"{'rule' if hasattr(model, 'rules_') else 'path'} decides every class")
-    row = model.explain([text]).iloc[0]
-    predicted = model.predict([text])[0]
+    row = model.explain([text]).iloc[0]  # also names the prediction: no second measurement for it
+    predicted = row["prediction"]
     record = {"text": text, "prediction": predicted.item() if hasattr(predicted, "item") else predicted,
               "probabilities": {str(c): float(p) for c, p in zip(model.classes_, model.predict_proba([text])[0])}}
     if hasattr(model, "rules_"):

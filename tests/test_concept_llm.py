@@ -2,13 +2,12 @@
 call counts and the cache. A scripted server here; the real llama.cpp server at the end."""
 
 import json
-import re
 
 import numpy as np
 import pytest
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, LLMBatchError
-from textsets import BAD, GOOD, reviews
+from textsets import answer_review_questions, reviews
 
 QUESTIONS = ["Does the text praise something?", "Does the text complain about something?",
              "Does the text mention the cast?"]
@@ -18,20 +17,7 @@ def scripted(messages, body):
     prompt = messages[-1]["content"]
     if "yes/no questions" in prompt:
         return json.dumps({"questions": QUESTIONS})
-    found = re.search(r"<text>(.*?)</text>", prompt, re.S)
-    if found is None:  # a repair request: the scripted model repeats itself
-        return messages[-2]["content"]
-    text = found.group(1)
-    asked = re.findall(r"^\d+\. (.*)$", prompt, re.M)
-    answers = []
-    for q in asked:
-        if "praise" in q:
-            answers.append("yes" if any(w in text for w in GOOD) else "no")
-        elif "complain" in q:
-            answers.append("yes" if any(w in text for w in BAD) else "no")
-        else:
-            answers.append("yes" if "cast" in text else "no")
-    return json.dumps({"answers": answers})
+    return answer_review_questions(messages)
 
 
 def test_llm_measure_calls_and_zero_call_refit(fresh_cache, fake_llm):

@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from nlmodels import ChatModel, ConceptTreeClassifier, RuleListClassifier
 from nlmodels.models.rules import Condition, Rule
-from textsets import BAD, GOOD, reviews, topics
+from textsets import answer_review_questions, reviews, topics
 
 
 @pytest.fixture(scope="module")
@@ -198,19 +198,7 @@ def scripted(messages, body):
         return json.dumps({"rules": CLAIMED})
     if "yes/no questions" in prompt:
         return json.dumps({"questions": QUESTIONS})
-    found = re.search(r"<text>(.*?)</text>", prompt, re.S)
-    if found is None:
-        return messages[-2]["content"]
-    text = found.group(1)
-    answers = []
-    for q in re.findall(r"^\d+\. (.*)$", prompt, re.M):
-        if "praise" in q:
-            answers.append("yes" if any(w in text for w in GOOD) else "no")
-        elif "complain" in q:
-            answers.append("yes" if any(w in text for w in BAD) else "no")
-        else:
-            answers.append("yes" if "cast" in text else "no")
-    return json.dumps({"answers": answers})
+    return answer_review_questions(messages)
 
 
 def _requests(server, marker):

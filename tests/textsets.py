@@ -1,5 +1,8 @@
 """Small made-up text sets for fast tests (no files, no network)."""
 
+import json
+import re
+
 import numpy as np
 
 GOOD = ["wonderful", "great", "brilliant", "delightful", "superb", "moving", "charming", "excellent"]
@@ -41,3 +44,23 @@ def topics(n_per_class=20, seed=0):
             texts.append(f"{base[i % len(base)]} {rng.choice(['today', 'this week', 'again', 'as expected'])}")
             labels.append(label)
     return texts, np.array(labels)
+
+
+def answer_review_questions(messages) -> str:
+    """A scripted chat model's answer to a measurement prompt about one review: "praise" questions
+    are yes when a GOOD word occurs, "complain" questions when a BAD word does, anything else when
+    "cast" does. A prompt without a text is a repair request: the model repeats itself."""
+    prompt = messages[-1]["content"]
+    found = re.search(r"<text>(.*?)</text>", prompt, re.S)
+    if found is None:
+        return messages[-2]["content"]
+    text = found.group(1)
+    answers = []
+    for question in re.findall(r"^\d+\. (.*)$", prompt, re.M):
+        if "praise" in question:
+            answers.append("yes" if any(w in text for w in GOOD) else "no")
+        elif "complain" in question:
+            answers.append("yes" if any(w in text for w in BAD) else "no")
+        else:
+            answers.append("yes" if "cast" in text else "no")
+    return json.dumps({"answers": answers})

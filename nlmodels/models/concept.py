@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_texts, check_texts_labels
+from .._validation import check_int_param, check_texts, check_texts_labels
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
@@ -59,8 +58,7 @@ class _ConceptFeatures:
             raise ValueError(f"measure must be one of {_MEASURES}, got {self.measure!r}")
         if self.measure in ("llm", "distill") and self.llm is None:
             raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
-        if not (isinstance(self.max_concepts, (int, np.integer)) and self.max_concepts >= 1):
-            raise ValueError(f"max_concepts must be a positive integer, got {self.max_concepts!r}")
+        check_int_param("max_concepts", self.max_concepts, 1)
 
     def _embed(self, texts):
         return self.embedder_.encode(texts)

@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_texts, check_texts_labels
+from .._validation import check_int_param, check_texts, check_texts_labels
 from ..concepts import Concept, PhraseProposer, class_bins
 from ..concepts.proposers import DATA_NOTICE
 from ..embed import SentenceTransformerEmbedder
@@ -287,11 +287,8 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         super()._check_params()
-        coarse = self.coarse_groups_per_class
-        if coarse != "auto" and not (isinstance(coarse, (int, np.integer)) and coarse >= 0):
-            raise ValueError(f"coarse_groups_per_class must be 'auto' or an integer >= 0, got {coarse!r}")
-        if not (isinstance(self.n_proposed_rules, (int, np.integer)) and self.n_proposed_rules >= 0):
-            raise ValueError(f"n_proposed_rules must be an integer >= 0, got {self.n_proposed_rules!r}")
+        check_int_param("coarse_groups_per_class", self.coarse_groups_per_class, 0, allowed=("auto",))
+        check_int_param("n_proposed_rules", self.n_proposed_rules, 0)
 
     def _propose_and_measure(self, texts, y):
         """As the shared pipeline, with more candidates; the measurer is fitted once on them all."""
@@ -535,10 +532,8 @@ class RuleListClassifier(_ConceptHead):
         self.random_state = random_state
 
     def _check_params(self):
-        for name, low in (("max_rules", 1), ("n_thresholds", 1), ("min_support", 1)):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= low):
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("max_rules", "n_thresholds", "min_support"):
+            check_int_param(name, getattr(self, name), 1)
         super()._check_params()
 
     def fit(self, X, y):
@@ -724,9 +719,7 @@ class ConceptTreeClassifier(_ConceptHead):
 
     def _check_params(self):
         for name in ("max_depth", "min_samples_leaf"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int_param(name, getattr(self, name), 1)
         super()._check_params()
 
     def fit(self, X, y):
