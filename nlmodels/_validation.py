@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.multiclass import type_of_target
 
 __all__ = ["MAX_TEXT_CHARS", "check_int_param", "check_labels", "check_texts", "check_texts_labels"]
 
@@ -127,6 +128,9 @@ def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[lis
         bad = ~np.isfinite(labels)
         if bad.any():
             raise ValueError(f"y has a non-finite value at row {int(np.flatnonzero(bad)[0])}")
+    elif labels.dtype.kind == "f" and type_of_target(labels) == "continuous":
+        raise ValueError("y looks like a continuous target (floats that are not whole numbers), not class "
+                         "labels; use a regressor (ConceptRegressor, AugLinearRegressor) for a numeric target")
     return texts, labels
 
 

@@ -138,7 +138,7 @@ def test_bad_parameters_are_explained():
     texts, labels = reviews(20)
     with pytest.raises(ValueError, match="needs a chat model"):
         ConceptClassifier(measure="llm").fit(texts, labels)
-    with pytest.raises(ValueError, match="measure must be one of"):
+    with pytest.raises(ValueError, match="'measure' parameter of ConceptClassifier must be a str among"):
         ConceptClassifier(measure="telepathy").fit(texts, labels)
     with pytest.raises(ValueError, match="max_concepts"):
         ConceptClassifier(max_concepts=0).fit(texts, labels)

@@ -42,6 +42,7 @@ def assert_same_predictions(loaded, model, texts):
     assert predicted.dtype == expected.dtype and list(predicted) == list(expected)
     if hasattr(model, "predict_proba"):
         assert np.abs(loaded.predict_proba(texts) - model.predict_proba(texts)).max() == 0
+    if hasattr(model, "decision_function"):
         assert np.array_equal(loaded.decision_function(texts), model.decision_function(texts))
     pd.testing.assert_frame_equal(loaded.explain(texts), model.explain(texts))
     assert str(loaded) == str(model)

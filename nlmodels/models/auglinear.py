@@ -19,6 +19,8 @@ Two additions to the original method, both keeping the model a table of one numb
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import html
 import warnings
 from typing import Sequence
@@ -32,11 +34,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_texts, check_texts_labels
 from ..embed import SentenceTransformerEmbedder
+from ._contract import TextEstimatorMixin, non_negative_int, positive_int
 from ._head import LinearDecisionMixin
 from .concept import training_summary
 
@@ -104,7 +108,7 @@ _COMMON_PARAMS = """
         embedding alone (on the six benchmark sets cross-validation never preferred it)."""
 
 
-class _AugLinear(BaseEstimator):
+class _AugLinear(TextEstimatorMixin, BaseEstimator):
     """What the classifier and the regressor share: n-grams, their embeddings, the score table."""
 
     _regression = False
@@ -119,7 +123,16 @@ class _AugLinear(BaseEstimator):
         self.lexical_scales = lexical_scales
 
     # ------------------------------------------------------------------ n-grams and features
+    _parameter_constraints = {
+        "embedder": [HasMethods(["encode"]), None], "ngram_range": [tuple, list],
+        "stop_words": [StrOptions({"english"}), list, None], "lowercase": ["boolean"], "token_pattern": [str],
+        "lexical_scales": ["array-like", Real],
+    }
+
     def _check_params(self):
+        """Everything about the parameters, before any n-gram is embedded."""
+        self._check_contract()
+        self._check_head_params()
         low, high = self.ngram_range
         if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer)) and 1 <= low <= high):
             raise ValueError(f"ngram_range must be (min_n, max_n) with 1 <= min_n <= max_n, got {self.ngram_range!r}")
@@ -499,10 +512,17 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
         self.training_, self.edits_ = training_summary(texts, y, False), []
         return self
 
-    def _fit_head(self, Z, counts, y, scales):
-        Cs = np.sort(np.asarray(self.Cs, dtype=float).ravel())
+    _parameter_constraints = {**_AugLinear._parameter_constraints, "Cs": ["array-like"],
+                              "cv": [Interval(Integral, 2, None, closed="left")], "max_iter": [positive_int],
+                              "n_jobs": [Integral, None], "random_state": [non_negative_int]}
+
+    def _check_head_params(self):
+        Cs = np.asarray(self.Cs, dtype=float).ravel()
         if Cs.size == 0 or (Cs <= 0).any():
             raise ValueError(f"Cs must be positive numbers, got {self.Cs!r}")
+
+    def _fit_head(self, Z, counts, y, scales):
+        Cs = np.sort(np.asarray(self.Cs, dtype=float).ravel())
         tol = _TOL
         folds = min(int(self.cv), int(np.bincount(y).min()))
         if folds >= 2 and (len(Cs) > 1 or len(scales) > 1):
@@ -630,10 +650,16 @@ class AugLinearRegressor(RegressorMixin, _AugLinear):
         self.training_, self.edits_ = training_summary(texts, y, True), []
         return self
 
+    _parameter_constraints = {**_AugLinear._parameter_constraints, "alphas": ["array-like", None]}
+
+    def _check_head_params(self):
+        if self.alphas is not None:
+            alphas = np.asarray(self.alphas, dtype=float).ravel()
+            if alphas.size == 0 or (alphas <= 0).any():
+                raise ValueError(f"alphas must be positive numbers, got {self.alphas!r}")
+
     def _fit_head(self, Z, counts, y, scales):
         alphas = np.logspace(-2, 4, 13) if self.alphas is None else np.asarray(self.alphas, dtype=float).ravel()
-        if alphas.size == 0 or (alphas <= 0).any():
-            raise ValueError(f"alphas must be positive numbers, got {self.alphas!r}")
         fits = []
         for scale in scales:
             model = RidgeCV(alphas=alphas).fit(_design(Z, counts, scale), y)

@@ -10,16 +10,16 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_int_param, check_texts, check_texts_labels
+from .._validation import check_texts, check_texts_labels
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
 from ..concepts.fidelity import describe as describe_fidelity
+from ._contract import CONCEPT_LINEAR, TextEstimatorMixin
 from ._head import LinearDecisionMixin, association_signs, fit_sparse_classifier, fit_sparse_regressor
 
 __all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
 
-_MEASURES = ("auto", "embedding", "llm", "distill")
 SIGNALS = ("similar", "mentions")
 
 
@@ -48,21 +48,18 @@ def training_summary(texts, y, regression: bool, llm=None) -> dict:
     return summary
 
 
-class _ConceptFeatures:
+class _ConceptFeatures(TextEstimatorMixin):
     """What ConceptClassifier, ConceptRegressor and QuestionEmbedder share: propose concepts, then
     measure them. Parameters are documented on the public classes."""
 
     _regression = False
 
     def _check_params(self):
-        if self.measure not in _MEASURES:
-            raise ValueError(f"measure must be one of {_MEASURES}, got {self.measure!r}")
+        self._check_contract()
         if self.measure in ("llm", "distill") and self.llm is None:
             raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
-        check_int_param("max_concepts", self.max_concepts, 1)
-        if getattr(self, "gated", "drop") not in ("drop", "llm"):
-            raise ValueError(f"gated must be 'drop' or 'llm', got {self.gated!r}")
-        check_int_param("recheck", getattr(self, "recheck", 0), 0)
+        if self.proposer == "llm" and self.llm is None:
+            raise ValueError("proposer='llm' needs a chat model: pass llm=ChatModel(...)")
         self.measure_ = ("llm" if self.llm is not None else "embedding") if self.measure == "auto" else self.measure
 
     def _embed(self, texts):
@@ -299,6 +296,7 @@ _COMMON_PARAMS = """
 
 
 class _ConceptModel(_ConceptFeatures, BaseEstimator):
+    _parameter_constraints = CONCEPT_LINEAR
     def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
                  proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
                  phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
@@ -575,6 +573,7 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
 
 
 class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
+    _parameter_constraints = {**CONCEPT_LINEAR, "regression": ["boolean"]}
 
     __doc__ = f"""A scikit-learn transformer: ``fit`` proposes concepts, ``transform`` measures them.
 
@@ -601,6 +600,7 @@ class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
         self.regression = regression
 
     def fit(self, X, y):
+        self._check_contract()
         self._regression = self.regression
         texts, y = check_texts_labels(X, y, regression=self.regression)
         _, F = self._propose_and_measure(texts, y)

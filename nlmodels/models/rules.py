@@ -19,12 +19,14 @@ import pydantic
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int_param, check_texts, check_texts_labels
 from ..concepts import Concept, PhraseProposer, class_bins
 from ..concepts.proposers import DATA_NOTICE
 from ..embed import SentenceTransformerEmbedder
+from ._contract import CONCEPT_PIPELINE, non_negative_int, positive_int
 from .concept import _COMMON_PARAMS, _ConceptFeatures
 
 __all__ = ["ConceptTreeClassifier", "Condition", "Rule", "RuleListClassifier"]
@@ -285,11 +287,6 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         # Read by the shared code: the interim model between chat-model proposal rounds.
         return 30
 
-    def _check_params(self):
-        super()._check_params()
-        check_int_param("coarse_groups_per_class", self.coarse_groups_per_class, 0, allowed=("auto",))
-        check_int_param("n_proposed_rules", self.n_proposed_rules, 0)
-
     def _propose_and_measure(self, texts, y):
         """As the shared pipeline, with more candidates; the measurer is fitted once on them all."""
         self._check_params()
@@ -382,11 +379,6 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         if len(self.proposed_rules_):
             used = set(self.concept_names())
             self.proposed_rules_["in_model"] = self.proposed_rules_.condition.isin(used)
-
-    def decision_function(self, X):
-        """Binary: the probability of ``classes_[1]``; multiclass: ``predict_proba``."""
-        proba = self.predict_proba(X)
-        return proba[:, 1] if proba.shape[1] == 2 else proba
 
     def _header(self, what: str) -> str:
         return (f"{type(self).__name__}: {what} over {len(self.concepts_)} concepts, measured by "
@@ -509,7 +501,7 @@ class RuleListClassifier(_ConceptHead):
     """
 
     def __init__(self, llm=None, *, max_rules=10, n_thresholds=16, min_support=5, embedder=None,
-                 measure="embedding", concepts=None, proposer="auto", n_rounds=2, questions_per_round=10,
+                 measure="auto", concepts=None, proposer="auto", n_rounds=2, questions_per_round=10,
                  n_distill=200, phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto",
                  n_proposed_rules=10, on_error="raise", n_jobs=None, random_state=0):
         self.llm = llm
@@ -531,10 +523,11 @@ class RuleListClassifier(_ConceptHead):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _check_params(self):
-        for name in ("max_rules", "n_thresholds", "min_support"):
-            check_int_param(name, getattr(self, name), 1)
-        super()._check_params()
+    _parameter_constraints = {**CONCEPT_PIPELINE, "max_rules": [positive_int], "n_thresholds": [positive_int],
+                              "min_support": [positive_int], "coarse_groups_per_class": [non_negative_int, StrOptions({"auto"})],
+                              "n_proposed_rules": [non_negative_int]}
+
+
 
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
@@ -695,7 +688,7 @@ class ConceptTreeClassifier(_ConceptHead):
     concepts_, proposed_rules_, training_ : as for :class:`RuleListClassifier`.
     """
 
-    def __init__(self, llm=None, *, max_depth=3, min_samples_leaf=5, embedder=None, measure="embedding",
+    def __init__(self, llm=None, *, max_depth=3, min_samples_leaf=5, embedder=None, measure="auto",
                  concepts=None, proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200,
                  phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto", n_proposed_rules=10,
                  on_error="raise", n_jobs=None, random_state=0):
@@ -717,10 +710,11 @@ class ConceptTreeClassifier(_ConceptHead):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _check_params(self):
-        for name in ("max_depth", "min_samples_leaf"):
-            check_int_param(name, getattr(self, name), 1)
-        super()._check_params()
+    _parameter_constraints = {**CONCEPT_PIPELINE, "max_depth": [positive_int], "min_samples_leaf": [positive_int],
+                              "coarse_groups_per_class": [non_negative_int, StrOptions({"auto"})],
+                              "n_proposed_rules": [non_negative_int]}
+
+
 
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
