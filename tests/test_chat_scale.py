@@ -293,3 +293,61 @@ def test_two_thousand_text_fit_through_one_batch_equals_the_synchronous_fit(fres
         np.testing.assert_array_equal(batched.intercept_, synced.intercept_)
     finally:
         server.close()
+
+
+# ----------------------------------------------------------------------------- the real llama.cpp server
+@pytest.mark.server
+def test_estimate_cost_and_repairs_against_real_server(fresh_cache, smollm):
+    """SmolLM2 answers at chance: the path and the counts are checked, never the answers. Requests
+    the server sees = the estimate's requests + the repairs the client counted."""
+    texts, labels = reviews(10)
+    llm = ChatModel("smollm2", base_url=smollm.base_url, max_concurrency=2, max_tokens=120, max_repairs=1)
+    llm.structured(["Reply with a label and a score."], Verdict, on_error="none")  # finds llama.cpp's format
+    smollm.requests.clear()
+    model = ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1, questions_per_round=2,
+                              concepts=["Does the text praise the film?"], on_error="missing")
+    estimate = model.estimate_cost(texts, labels)
+    assert smollm.count() == 0 and estimate.calls == 1 + len(set(texts)) and estimate.cached == 0
+    repairs = llm.usage.repairs
+    try:
+        model.fit(texts, labels)
+    except ValueError as error:  # the tiny model wrote no usable question (the expert one stays): a path failure
+        pytest.fail(f"fit failed: {error}")
+    assert smollm.count() == estimate.requests + (llm.usage.repairs - repairs)
+    assert all(body.get("response_format", {}).get("type") == "json_object" for _, body in smollm.requests)
+
+    later = [f"{t}, really" for t in texts[:4]]
+    predict_estimate = model.estimate_cost(later)
+    before, repairs = smollm.count(), llm.usage.repairs
+    assert model.predict_proba(later).shape == (4, 2)
+    assert smollm.count() - before == predict_estimate.requests + (llm.usage.repairs - repairs) >= 4
+    assert model.estimate_cost(later).requests == 0
+
+
+@pytest.mark.server
+def test_batch_paths_against_real_server(fresh_cache, smollm, tmp_path):
+    """llama.cpp has no Batch API: batch=True says so before any call. The batch file format is the
+    one its chat endpoint takes: each line's body is sent as is (what vllm run-batch does) and the
+    answers read back make the real call free."""
+    with pytest.raises(LLMError, match="Batch API"):
+        ChatModel("smollm2", base_url=smollm.base_url, batch=True).chat(["Say hi."])
+    assert smollm.count() == 0
+
+    import openai
+
+    llm = ChatModel("smollm2", base_url=smollm.base_url, max_tokens=16, progress=False)
+    prompts = ["Say hello.", "Name a colour.", "Name a fruit."]
+    path, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    assert llm.write_batch_file(prompts, path=path) == 3
+    client = openai.OpenAI(base_url=smollm.base_url, api_key="unused")
+    with out.open("w") as f:
+        for line in map(json.loads, path.read_text().splitlines()):
+            assert line["url"] == "/v1/chat/completions" and line["method"] == "POST"
+            body = client.chat.completions.create(**line["body"]).model_dump()
+            f.write(json.dumps({"custom_id": line["custom_id"], "error": None,
+                                "response": {"status_code": 200, "body": body}}) + "\n")
+    assert llm.read_batch_output(out)["answers"] == 3
+    before = smollm.count()
+    answers = llm.chat(prompts)
+    assert smollm.count() == before and all(isinstance(a, str) for a in answers)
+    assert llm.usage.batched == llm.usage.calls == 3 and llm.usage.cached == 0  # counted once, as batch answers
