@@ -29,6 +29,7 @@ class BatchServer(FakeLLM):
         self.uploads = 0
         self.creates = 0
         self.retrieves = 0
+        self.lists = 0  # GET /batches (ChatModel's check that the Batch API is there)
         self.polls_in_progress = polls_in_progress
         self.fail_line = fail_line
         self.expire = expire
@@ -95,6 +96,7 @@ class BatchServer(FakeLLM):
     def _get(self, path: str):
         path = path.split("?")[0].rstrip("/")
         if path.endswith("/batches"):
+            self.lists += 1
             return 200, {"object": "list", "data": [self._public(b) for b in self.batches.values()][:1],
                          "has_more": False}
         match = re.search(r"/batches/([^/]+)$", path)

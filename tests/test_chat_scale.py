@@ -10,8 +10,8 @@ import pytest
 
 from batch_server import BatchServer
 from faults import HashEmbedder
-from nlmodels import (BudgetExceededError, ChatModel, ConceptClassifier, CostEstimate, LLMBatchError, LLMError,
-                      RuleListClassifier)
+from nlmodels import (BudgetExceededError, ChatModel, ConceptClassifier, ConceptTreeClassifier, CostEstimate,
+                      LLMBatchError, LLMError, RuleListClassifier)
 from textsets import answer_review_questions, reviews
 
 QUESTIONS = ["Does the text praise something?", "Does the text complain about something?",
@@ -119,6 +119,8 @@ MODELS = {
                                              n_rounds=2),
     "rulelist": lambda llm: RuleListClassifier(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1,
                                                n_proposed_rules=2),
+    "tree": lambda llm: ConceptTreeClassifier(llm=llm, embedder=HashEmbedder(), measure="distill", n_distill=12,
+                                              n_rounds=2, n_proposed_rules=2),
 }
 
 
@@ -149,15 +151,55 @@ def test_estimator_estimate_cost_equals_requests_cold_and_half_warm(fresh_cache,
 
     # predict: cold, then half-warm
     new = [f"{t} again" for t in texts[:12]]
-    expected = len(set(new)) if kind != "distill" else 0
+    per_text = kind in ("llm", "rulelist")  # distilled probes predict without the chat model
+    expected = len(set(new)) if per_text else 0
     first = model.estimate_cost(new[:6])
     before = server.count()
     model.predict(new[:6])
-    assert server.count() - before == first.requests == (len(set(new[:6])) if kind != "distill" else 0)
+    assert server.count() - before == first.requests == (len(set(new[:6])) if per_text else 0)
     whole = model.estimate_cost(new)
     before = server.count()
     model.predict(new)
     assert server.count() - before == whole.requests == expected - first.requests
+
+
+def test_token_counts_use_tiktoken_only_when_its_file_is_on_disk(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from nlmodels.llm import cost
+
+    fake = types.ModuleType("tiktoken")
+    fake.get_encoding = lambda name: types.SimpleNamespace(encode=lambda text, disallowed_special=(): text.split())
+    fake.model = types.ModuleType("tiktoken.model")
+    fake.model.encoding_name_for_model = lambda model: {"gpt-4o-mini": "o200k_base"}[model]
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)
+    monkeypatch.setitem(sys.modules, "tiktoken.model", fake.model)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cost, "_COUNTERS", {})
+    assert cost.token_counter("gpt-4o-mini")[0] == "estimate: chars/4"  # tiktoken would download: not here
+    assert cost.token_counter("my-local-model")[0] == "estimate: chars/4"  # a name tiktoken does not know
+    import hashlib
+
+    url = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+    (tmp_path / hashlib.sha1(url.encode()).hexdigest()).write_text("ranks")
+    monkeypatch.setattr(cost, "_COUNTERS", {})
+    name, count = cost.token_counter("gpt-4o-mini")
+    assert name == "tiktoken:o200k_base" and count("three short words") == 3
+
+
+def test_batch_refit_makes_no_request_at_all(fresh_cache, tmp_path):
+    server = BatchServer(verdict_answer)
+    try:
+        prompts = [f"p {i}" for i in range(8)]
+        batch_llm(server, tmp_path).structured(prompts, Verdict)
+        seen = len(server.requests)
+        assert len(batch_llm(server, tmp_path).structured(prompts, Verdict)) == 8
+        assert server.lists == 1
+        assert len(server.requests) == seen and server.retrieves == 3 and server.lists == 1  # no upload, no
+        # batch, no new Batch API check: nothing at all reaches the server
+    finally:
+        server.close()
 
 
 def test_estimate_cost_without_chat_model_and_bad_input():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import math
 import os
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -31,6 +32,7 @@ _STRUCTURED_MODES = ("json_schema", "json_object", "text")
 _SERVER_STRUCTURED_MODE: dict[tuple[str, str], str] = {}
 _SERVER_NO_LOGPROBS: set[tuple[str, str]] = set()
 _PROGRESS_MIN_ITEMS = 20
+_log = logging.getLogger("nlmodels")
 # Set while a batch is planned (estimate_cost, batch mode): answers come from the cache only, a miss
 # raises _NotCached with the request that would be sent, and nothing is counted in ``usage``.
 _CACHE_ONLY = contextvars.ContextVar("nlmodels_cache_only", default=False)
@@ -239,6 +241,14 @@ class ChatModel(OpenAIConnection):
         self._fresh: set[str] = set()  # keys just read from a batch's output: not "cached" when served
         self._batch_api_checked = False
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        defaults = dict(max_repairs=2, batch=False, batch_dir=None, batch_min_size=100, batch_poll_interval=30.0,
+                        _batch_api_checked=False)
+        for name, value in defaults.items():  # a ChatModel pickled before these options existed
+            self.__dict__.setdefault(name, value)
+        self._fresh = set()
+
     @property
     def _server(self) -> tuple[str, str]:
         return (self.base_url, self.model)
@@ -443,10 +453,13 @@ class ChatModel(OpenAIConnection):
             raise ValueError(f"on_error must be 'raise' or 'none', got {on_error!r}")
         prompts = list(prompts)
         if self.batch:
-            self._check_batch_api()
             pending, _ = self._plan(prompts, one)
+            if pending:  # checked before the first paid call, also one sent synchronously
+                self._check_batch_api()
             if len(pending) >= self.batch_min_size:
-                self._run_batch(pending, desc)
+                failed = self._run_batch(pending, desc)
+                if failed:
+                    _log.info("%d of %d batch lines got no answer; asking them synchronously", len(failed), len(pending))
         return self._batch(prompts, one, on_error=on_error, desc=desc)
 
     def _check_batch_api(self) -> None:
@@ -469,7 +482,7 @@ class ChatModel(OpenAIConnection):
                 "(the server does not implement it). Use batch=False or ChatModel.write_batch_file")
         self._batch_api_checked = True
 
-    def _run_batch(self, pending: dict[str, dict], desc: str) -> None:
+    def _run_batch(self, pending: dict[str, dict], desc: str) -> dict[str, str]:
         from .batch import run_batch
 
         with self._lock:
@@ -478,7 +491,7 @@ class ChatModel(OpenAIConnection):
                     f"call budget: a batch of {len(pending)} calls would go over max_calls={self.max_calls} "
                     f"({self.usage.calls} made)")
         folder = Path(self.batch_dir) if self.batch_dir else Path(self.cache_dir or default_cache_dir()) / "batches"
-        run_batch(self.client, pending, folder=folder, server=self.identity, on_answer=self._store_batch_answer,
+        return run_batch(self.client, pending, folder=folder, server=self.identity, on_answer=self._store_batch_answer,
                   poll_interval=self.batch_poll_interval, progress=self.progress, desc=desc,
                   redact=self._redact)
 
