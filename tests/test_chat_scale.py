@@ -10,8 +10,8 @@ import pytest
 
 from batch_server import BatchServer
 from faults import HashEmbedder
-from nlmodels import (BudgetExceededError, ChatModel, ConceptClassifier, ConceptTreeClassifier, CostEstimate,
-                      LLMBatchError, LLMError, RuleListClassifier)
+from nlmodels import (BudgetExceededError, ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier,
+                      CostEstimate, LLMBatchError, LLMError, RuleListClassifier)
 from textsets import answer_review_questions, reviews
 
 QUESTIONS = ["Does the text praise something?", "Does the text complain about something?",
@@ -119,6 +119,7 @@ MODELS = {
                                              n_rounds=2),
     "rulelist": lambda llm: RuleListClassifier(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1,
                                                n_proposed_rules=2),
+    "regressor": lambda llm: ConceptRegressor(llm=llm, embedder=HashEmbedder(), measure="llm", n_rounds=1),
     "tree": lambda llm: ConceptTreeClassifier(llm=llm, embedder=HashEmbedder(), measure="distill", n_distill=12,
                                               n_rounds=2, n_proposed_rules=2),
 }
@@ -128,6 +129,8 @@ MODELS = {
 def test_estimator_estimate_cost_equals_requests_cold_and_half_warm(fresh_cache, fake_llm, kind):
     server = fake_llm(scripted)
     texts, labels = reviews(30)  # with repeated texts: each is asked once
+    if kind == "regressor":
+        labels = (labels == "pos") * 2.0 + np.arange(30) % 3
     make = lambda **o: ChatModel("fake", base_url=server.base_url, progress=False, max_concurrency=1, **o)  # noqa: E731
 
     cold = MODELS[kind](make()).estimate_cost(texts, labels)
@@ -139,6 +142,8 @@ def test_estimator_estimate_cost_equals_requests_cold_and_half_warm(fresh_cache,
     # half-warm: a fit stopped by its budget half-way, then estimated and resumed in a new cache state
     server.requests.clear()
     texts2, labels2 = reviews(30, seed=1)
+    if kind == "regressor":
+        labels2 = (labels2 == "pos") * 2.0 + np.arange(30) % 3
     with pytest.raises(BudgetExceededError):
         MODELS[kind](make(max_calls=9)).fit(texts2, labels2)
     assert server.count() == 9
@@ -151,7 +156,7 @@ def test_estimator_estimate_cost_equals_requests_cold_and_half_warm(fresh_cache,
 
     # predict: cold, then half-warm
     new = [f"{t} again" for t in texts[:12]]
-    per_text = kind in ("llm", "rulelist")  # distilled probes predict without the chat model
+    per_text = kind in ("llm", "rulelist", "regressor")  # distilled probes predict without the chat model
     expected = len(set(new)) if per_text else 0
     first = model.estimate_cost(new[:6])
     before = server.count()

@@ -101,8 +101,7 @@ def run_batch(client, requests: dict[str, dict], *, folder: Path, server: dict,
         path, state = found
     if not state.get("batch_id"):
         batch = client.batches.create(input_file_id=state["input_file_id"], endpoint=ENDPOINT,
-                                      completion_window="24h",
-                                      metadata={"nlmodels_input_sha256": state["input_sha256"][:64]})
+                                      completion_window="24h")
         state["batch_id"] = batch.id
         _save(path, state)  # before polling: a restart polls this batch
 

@@ -492,8 +492,8 @@ class ChatModel(OpenAIConnection):
                     f"({self.usage.calls} made)")
         folder = Path(self.batch_dir) if self.batch_dir else Path(self.cache_dir or default_cache_dir()) / "batches"
         return run_batch(self.client, pending, folder=folder, server=self.identity, on_answer=self._store_batch_answer,
-                  poll_interval=self.batch_poll_interval, progress=self.progress, desc=desc,
-                  redact=self._redact)
+                          poll_interval=self.batch_poll_interval, progress=self.progress, desc=desc,
+                          redact=self._redact)
 
     def _store_batch_answer(self, key: str, body: dict) -> None:
         """One answered line of a batch output: into the cache, counted as a call."""
