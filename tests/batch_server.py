@@ -51,6 +51,8 @@ class BatchServer(FakeLLM):
                         b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + raw)
                     fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
                               for part in message.iter_parts()}
+                    fields["filename"] = next((part.get_filename() for part in message.iter_parts()
+                                               if part.get_filename()), "upload.jsonl").encode()
                     with server._lock:
                         server.requests.append((self.path, {"purpose": fields.get("purpose", b"").decode()}))
                     self._reply(200, server._upload(fields), {})
@@ -68,9 +70,14 @@ class BatchServer(FakeLLM):
         file_id = self._new_id("file")
         self.uploads += 1
         data = fields.get("file") or b""
-        self.files[file_id] = {"purpose": (fields.get("purpose") or b"").decode(), "data": data}
-        return {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
-                "filename": "input.jsonl", "purpose": "batch", "status": "processed"}
+        self.files[file_id] = {"purpose": (fields.get("purpose") or b"").decode(), "data": data,
+                               "filename": fields["filename"].decode()}
+        return self._file_object(file_id)
+
+    def _file_object(self, file_id: str) -> dict:
+        f = self.files[file_id]
+        return {"id": file_id, "object": "file", "bytes": len(f["data"]), "created_at": int(time.time()),
+                "filename": f.get("filename", "output.jsonl"), "purpose": f["purpose"], "status": "processed"}
 
     def _respond(self, path, body):
         if path.rstrip("/").endswith("/batches"):
@@ -97,8 +104,10 @@ class BatchServer(FakeLLM):
         path = path.split("?")[0].rstrip("/")
         if path.endswith("/batches"):
             self.lists += 1
-            return 200, {"object": "list", "data": [self._public(b) for b in self.batches.values()][:1],
+            return 200, {"object": "list", "data": [self._public(b) for b in self.batches.values()],
                          "has_more": False}
+        if path.endswith("/files"):
+            return 200, {"object": "list", "data": [self._file_object(i) for i in self.files], "has_more": False}
         match = re.search(r"/batches/([^/]+)$", path)
         if match:
             self.retrieves += 1

@@ -198,11 +198,10 @@ def test_batch_refit_makes_no_request_at_all(fresh_cache, tmp_path):
     try:
         prompts = [f"p {i}" for i in range(8)]
         batch_llm(server, tmp_path).structured(prompts, Verdict)
-        seen = len(server.requests)
+        seen = len(server.requests), server.retrieves, server.lists
         assert len(batch_llm(server, tmp_path).structured(prompts, Verdict)) == 8
-        assert server.lists == 1
-        assert len(server.requests) == seen and server.retrieves == 3 and server.lists == 1  # no upload, no
-        # batch, no new Batch API check: nothing at all reaches the server
+        # no upload, no batch, no status check, no new Batch API check: nothing at all reaches the server
+        assert (len(server.requests), server.retrieves, server.lists) == seen
     finally:
         server.close()
 
@@ -286,6 +285,34 @@ def test_killed_while_polling_restarts_on_the_same_batch(fresh_cache, tmp_path, 
         answers = batch_llm(server, tmp_path).structured(prompts, Verdict)  # a new client, as a new process
         assert server.uploads == 1 and server.creates == 1 and list(server.batches) == [batch_id]
         assert len(answers) == 10 and server.count() == 0
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("killed_at", ["after upload", "after create"])
+def test_killed_before_the_id_was_written_finds_its_upload_and_batch(fresh_cache, tmp_path, monkeypatch, killed_at):
+    """A kill between the server's answer and the state file: the restart finds the file (by its
+    name) and the batch (by its input file) on the server instead of making them again."""
+    import nlmodels.llm.batch as batch_module
+
+    server = BatchServer(verdict_answer)
+    try:
+        prompts = [f"item {i}" for i in range(10)]
+        save, saves = batch_module._save, []
+
+        def dies(path, state):
+            saves.append(dict(state))
+            if ("batch_id" if killed_at == "after create" else "input_file_id") in state:
+                raise KeyboardInterrupt("killed before the id reached the disk")
+            save(path, state)
+
+        monkeypatch.setattr(batch_module, "_save", dies)
+        with pytest.raises(KeyboardInterrupt):
+            batch_llm(server, tmp_path).structured(prompts, Verdict)
+        monkeypatch.undo()
+        assert server.uploads == 1 and server.creates == (1 if killed_at == "after create" else 0)
+        answers = batch_llm(server, tmp_path).structured(prompts, Verdict)
+        assert server.uploads == 1 and server.creates == 1 and len(answers) == 10 and server.count() == 0
     finally:
         server.close()
 

@@ -79,6 +79,29 @@ def _find_state(folder: Path, keys: set[str], server: dict) -> tuple[Path, dict]
     return None
 
 
+def _uploaded(client, filename: str) -> str | None:
+    """The id of a batch input file uploaded under this name (by a process killed before it could
+    write the id down), if the server lists one."""
+    try:
+        for f in client.files.list(purpose="batch"):
+            if getattr(f, "filename", None) == filename:
+                return f.id
+    except Exception:  # noqa: BLE001  (a server that cannot list files: upload)
+        return None
+    return None
+
+
+def _submitted(client, file_id: str) -> str | None:
+    """The id of a live batch already made from this input file, if the first page of batches has one."""
+    try:
+        for b in client.batches.list(limit=100).data:
+            if getattr(b, "input_file_id", None) == file_id and b.status not in ("failed", "expired", "cancelled"):
+                return b.id
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
 def run_batch(client, requests: dict[str, dict], *, folder: Path, server: dict,
               on_answer: Callable[[str, dict], None], poll_interval: float = 30.0, progress: bool = True,
               desc: str = "batch", redact: Callable[[str], str] = str) -> dict[str, str]:
@@ -93,16 +116,20 @@ def run_batch(client, requests: dict[str, dict], *, folder: Path, server: dict,
         data = write_requests(requests)
         digest = hashlib.sha256(data).hexdigest()
         path = _state_path(folder, digest)
-        state = {"input_sha256": digest, "server": server, "ids": list(requests), "created": time.time()}
-        uploaded = client.files.create(file=(f"nlmodels-{digest[:12]}.jsonl", data), purpose="batch")
-        state["input_file_id"] = uploaded.id
-        _save(path, state)  # before the batch exists: a restart reuses the file
+        state = {"input_sha256": digest, "server": server, "ids": list(requests), "created": time.time(),
+                 "filename": f"nlmodels-{digest[:16]}.jsonl"}
+        _save(path, state)  # before the upload: a restart looks for this upload before making another
     else:
         path, state = found
+        data = None
+    if not state.get("input_file_id"):
+        state["input_file_id"] = (found and _uploaded(client, state["filename"])) or client.files.create(
+            file=(state["filename"], data if data is not None else write_requests(
+                {key: requests[key] for key in state["ids"] if key in requests})), purpose="batch").id
+        _save(path, state)
     if not state.get("batch_id"):
-        batch = client.batches.create(input_file_id=state["input_file_id"], endpoint=ENDPOINT,
-                                      completion_window="24h")
-        state["batch_id"] = batch.id
+        state["batch_id"] = (found and _submitted(client, state["input_file_id"])) or client.batches.create(
+            input_file_id=state["input_file_id"], endpoint=ENDPOINT, completion_window="24h").id
         _save(path, state)  # before polling: a restart polls this batch
 
     total = len(state["ids"])
