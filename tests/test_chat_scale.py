@@ -425,3 +425,20 @@ def test_batch_paths_against_real_server(fresh_cache, smollm, tmp_path):
     answers = llm.chat(prompts)
     assert smollm.count() == before and all(isinstance(a, str) for a in answers)
     assert llm.usage.batched == llm.usage.calls == 3 and llm.usage.cached == 0  # counted once, as batch answers
+
+
+@pytest.mark.server
+def test_cut_short_answers_are_repaired_against_real_server(fresh_cache, smollm):
+    """max_tokens=6 cuts every JSON answer short: the original request and max_repairs repairs reach
+    the server, each repair quoting the validation error, then the item fails; all of it is cached."""
+    llm = ChatModel("smollm2", base_url=smollm.base_url, max_tokens=6, max_repairs=2, progress=False)
+    assert llm.structured(["Give a label and a score for: 'a fine film'."], Verdict, on_error="none") == [None]
+    bodies = [body for path, body in smollm.requests if path.endswith("/chat/completions")
+              and body.get("response_format", {}).get("type") == "json_object"]
+    assert len(bodies) == 3 and llm.usage.repairs == 2 and llm.usage.unparsed == 1
+    assert "not valid for the schema" in bodies[-1]["messages"][-1]["content"]
+    assert len(bodies[-1]["messages"]) == len(bodies[0]["messages"]) + 4  # the conversation so far, twice
+    before = smollm.count()
+    again = ChatModel("smollm2", base_url=smollm.base_url, max_tokens=6, max_repairs=2, progress=False)
+    assert again.structured(["Give a label and a score for: 'a fine film'."], Verdict, on_error="none") == [None]
+    assert smollm.count() == before and again.usage.cached == 3  # the failure is not bought twice
