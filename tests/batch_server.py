@@ -22,7 +22,7 @@ from servers import FakeLLM, completion
 
 class BatchServer(FakeLLM):
     def __init__(self, answer, *, polls_in_progress: int = 2, fail_line=None, expire: bool = False,
-                 expire_after: int = 0, **options):
+                 expire_after: int = 0, echo_key_on_upload: bool = False, **options):
         super().__init__(answer, **options)
         self.files: dict[str, dict] = {}      # id -> {"purpose", "data": bytes}
         self.batches: dict[str, dict] = {}    # id -> the batch object (a dict)
@@ -34,6 +34,7 @@ class BatchServer(FakeLLM):
         self.fail_line = fail_line
         self.expire = expire
         self.expire_after = expire_after
+        self.echo_key_on_upload = echo_key_on_upload
         self._ids = 0
         self._batch_lock = threading.Lock()
         server, base = self, self.httpd.RequestHandlerClass
@@ -44,6 +45,12 @@ class BatchServer(FakeLLM):
                 self._reply(status, payload, {})
 
             def do_POST(self):
+                if self.path.rstrip("/").endswith("/files") and server.echo_key_on_upload:
+                    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    shown = self.headers.get("Authorization", "")
+                    self._reply(401, {"error": {"message": f"Incorrect API key provided: {shown}",
+                                                "type": "invalid_request_error"}}, {})
+                    return
                 if self.path.rstrip("/").endswith("/files"):
                     length = int(self.headers.get("Content-Length", 0))
                     raw = self.rfile.read(length)

@@ -442,3 +442,16 @@ def test_cut_short_answers_are_repaired_against_real_server(fresh_cache, smollm)
     again = ChatModel("smollm2", base_url=smollm.base_url, max_tokens=6, max_repairs=2, progress=False)
     assert again.structured(["Give a label and a score for: 'a fine film'."], Verdict, on_error="none") == [None]
     assert smollm.count() == before and again.usage.cached == 3  # the failure is not bought twice
+
+
+def test_batch_errors_never_carry_the_api_key(fresh_cache, tmp_path):
+    server = BatchServer(verdict_answer, echo_key_on_upload=True)  # a 401 quoting the Authorization header
+    try:
+        with pytest.raises(LLMError) as info:
+            batch_llm(server, tmp_path).structured([f"p{i}" for i in range(6)], Verdict)
+        assert "AuthenticationError" in str(info.value) and "[api key]" in str(info.value)
+        import traceback
+
+        assert "SENTINEL" not in "".join(traceback.format_exception(info.value))  # nor in the traceback
+    finally:
+        server.close()

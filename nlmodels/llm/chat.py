@@ -491,6 +491,12 @@ class ChatModel(OpenAIConnection):
                     f"call budget: a batch of {len(pending)} calls would go over max_calls={self.max_calls} "
                     f"({self.usage.calls} made)")
         folder = Path(self.batch_dir) if self.batch_dir else Path(self.cache_dir or default_cache_dir()) / "batches"
+        try:
+            return self._submit_and_read(run_batch, pending, folder, desc)
+        except openai.APIError as error:  # some proxies echo the key back in an error: never pass it on
+            raise LLMError(self._redact(f"batch: {type(error).__name__}: {error}")) from None
+
+    def _submit_and_read(self, run_batch, pending, folder, desc):
         return run_batch(self.client, pending, folder=folder, server=self.identity, on_answer=self._store_batch_answer,
                           poll_interval=self.batch_poll_interval, progress=self.progress, desc=desc,
                           redact=self._redact)
