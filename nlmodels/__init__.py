@@ -3,7 +3,7 @@
 from ._version import __version__
 from .embed import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder
 from .concepts import Concept
-from .llm import BudgetExceededError, CallCache, ChatModel, LLMBatchError, LLMError, Usage
+from .llm import BudgetExceededError, CallCache, ChatModel, CostEstimate, LLMBatchError, LLMError, Usage
 from .models import AugLinearClassifier, AugLinearRegressor
 from .models import ConceptClassifier, ConceptRegressor, QuestionEmbedder
 
@@ -14,6 +14,7 @@ __all__ = [
     "CallCache",
     "ChatModel",
     "Concept",
+    "CostEstimate",
     "ConceptClassifier",
     "ConceptRegressor",
     "Embedder",

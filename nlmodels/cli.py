@@ -41,7 +41,8 @@ EPILOG = """examples:
   nlmodels edit model.json train.csv --remove 3 --add "Does the text ask for money?" --author "A. Auditor" --out edited.json
 
 Chat models: --chat-model/--base-url at fit time; the key is read from OPENAI_API_KEY and is never
-written to any file. Set NLMODELS_CACHE_DIR to choose where answers and embeddings are cached.
+written to any file. The fit prints its chat calls and tokens first, and asks above --confirm-above
+requests (--yes: do not ask; with no terminal it stops unless --yes). Set NLMODELS_CACHE_DIR to choose where answers and embeddings are cached.
 """
 
 
@@ -162,7 +163,10 @@ def _fit_params(cls, args) -> tuple[dict, str]:
     if args.chat_model or args.base_url:
         from .llm import ChatModel
 
-        given.append(("--chat-model/--base-url", "llm", ChatModel(args.chat_model, base_url=args.base_url)))
+        given.append(("--chat-model/--base-url", "llm",
+                      ChatModel(args.chat_model, base_url=args.base_url, batch=args.batch)))
+    elif args.batch:
+        raise UsageError("--batch needs a chat model: give --chat-model and/or --base-url")
     for option, name, value in given:
         if value is None:
             continue
@@ -219,14 +223,36 @@ def cmd_fit(args) -> int:
         _say(f"read {len(texts)} texts from {args.data} ({balance})", args.quiet)
     else:
         _say(f"read {len(texts)} texts from {args.data}", args.quiet)
+    model = cls(**params)
+    if "llm" in params:
+        _confirm_cost(model, texts, y, args)
     _say(f"fitting {name}" + (f" ({details})" if details else "") + " …", args.quiet)
     start = time.time()
-    model = cls(**params).fit(texts, y)
+    model.fit(texts, y)
     to_json(model, out)
     _say(f"fitted in {time.time() - start:.0f} s: {_fitted_summary(model)}; wrote {out}", args.quiet)
     if args.print:
         print(model)
     return 0
+
+
+def _confirm_cost(model, texts, y, args) -> None:
+    """Print what the fit's chat calls will be; above --confirm-above requests, ask (a terminal) or
+    stop (no terminal: CI) unless --yes."""
+    estimate = model.estimate_cost(texts, y)
+    lines = [f"chat calls of this fit: {estimate.calls} ({estimate.cached} cached, {estimate.requests} requests); "
+             f"prompt tokens about {estimate.prompt_tokens:,} ({estimate.tokenizer}), completion tokens at most "
+             f"{estimate.completion_tokens:,}"] + [f"  note: {n}" for n in estimate.notes]
+    _say("\n".join(lines), args.quiet and estimate.requests <= args.confirm_above)
+    if estimate.requests <= args.confirm_above or args.yes:
+        return
+    question = f"{estimate.requests} requests is above --confirm-above {args.confirm_above}. Proceed? [y/N] "
+    if not sys.stdin or not sys.stdin.isatty():
+        raise UsageError(f"{estimate.requests} chat requests is above --confirm-above {args.confirm_above} and "
+                         "there is no terminal to ask: pass --yes to proceed")
+    print(question, end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UsageError("stopped before any chat request (answer y, or pass --yes, to proceed)")
 
 
 def cmd_predict(args) -> int:
@@ -477,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concept", action="append", metavar="TEXT",
                    help="a concept written by a person, added to the proposed ones (repeat for several)")
     _chat_options(p, fit=True)
+    p.add_argument("--batch", action="store_true",
+                   help="send the measurement calls through the provider's Batch API (OpenAI, Azure: half the "
+                        "price, answers within 24 h); a killed run started again picks up the same batch")
+    p.add_argument("--confirm-above", type=int, default=1000, metavar="N",
+                   help="with a chat model the fit first prints its calls and tokens; above N requests it asks "
+                        "before going on (default: 1000). Without a terminal (CI) it stops unless --yes")
+    p.add_argument("--yes", action="store_true", help="do not ask: proceed whatever the estimated requests")
     p.add_argument("--random-state", type=int, default=None, metavar="N", help="seed (default: 0)")
     p.add_argument("--print", action="store_true", help="print the fitted model")
     _quiet(p)

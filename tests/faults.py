@@ -6,7 +6,9 @@ that answers some requests with a fault instead. Faults are configured per run:
 ``rates``
     ``{kind: probability}`` for transient faults, drawn per request from a seeded generator:
     ``"429"`` (with ``Retry-After: 0`` and ``retry-after-ms``), ``"500"``, ``"503"``, ``"drop"``
-    (the connection is closed without a reply), ``"timeout"`` (no reply before the client's timeout).
+    (the connection is closed without a reply), ``"timeout"`` (no reply before the client's timeout),
+    and ``"malformed"`` (HTTP 200, a completion whose JSON content is cut short: an answer that
+    arrived, so the client caches it and repairs it).
 ``max_faults_per_request``
     A request body (the SDK resends the same body when it retries) gets at most this many transient
     faults, so a client that retries at least this often always gets through.
@@ -41,6 +43,7 @@ from servers import FakeLLM, completion
 from textsets import BAD, GOOD
 
 TRANSIENT = ("429", "500", "503", "drop", "timeout")
+DRAWN = TRANSIENT + ("malformed",)  # kinds ``rates`` may draw
 KINDS = TRANSIENT + ("401", "truncated", "malformed", "schema", "refusal", "not_completion")
 
 
@@ -63,9 +66,9 @@ class FaultServer(FakeLLM):
                  latency: float = 0.0, timeout_delay: float = 2.0, hold_after: int | None = None,
                  echo_in_error: str | None = None):
         rates = dict(rates or {})
-        unknown = set(rates) - set(TRANSIENT)
+        unknown = set(rates) - set(DRAWN)
         if unknown:
-            raise ValueError(f"unknown transient fault kinds {unknown}; known: {TRANSIENT}")
+            raise ValueError(f"unknown transient fault kinds {unknown}; known: {DRAWN}")
         self.rates = rates
         self.rng = random.Random(seed)
         self.max_faults_per_request = max_faults_per_request

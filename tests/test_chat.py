@@ -114,7 +114,7 @@ def test_structured_falls_back_when_server_rejects_json_schema(fresh_cache, fake
     assert kinds == ["json_schema", "json_object", "json_object"]  # remembered after the first
 
 
-def test_structured_repairs_once_then_reports_row(fresh_cache, fake_llm):
+def test_structured_repairs_then_reports_row(fresh_cache, fake_llm):
     replies = iter(['{"label": "ok"', '{"label": "ok", "score": 2}'])
     server = fake_llm(lambda m, b: next(replies))
     llm = ChatModel("fake", base_url=server.base_url)

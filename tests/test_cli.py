@@ -146,3 +146,30 @@ def test_help_explains_every_option():
     assert done.returncode == 0 and "nlmodels fit" in done.stdout and "OPENAI_API_KEY" in done.stdout
     fit_help = subparsers["fit"].format_help()
     assert "--text-column" in fit_help and "--label-column" in fit_help and "--max-concepts" in fit_help
+
+
+def test_fit_with_chat_model_prints_the_cost_and_asks_above_the_threshold(tmp_path, fake_llm, capsys, monkeypatch):
+    import io
+
+    from textsets import answer_review_questions, reviews
+
+    def scripted(messages, body):
+        if "yes/no questions" in messages[-1]["content"]:
+            return json.dumps({"questions": ["Does the text praise something?", "Does it complain?"]})
+        return answer_review_questions(messages)
+
+    server = fake_llm(scripted)
+    texts, labels = reviews(30)
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "train.csv", index=False)
+    monkeypatch.setenv("NLMODELS_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ["fit", str(tmp_path / "train.csv"), "--measure", "llm", "--chat-model", "fake", "--base-url",
+            server.base_url, "--out", str(tmp_path / "m.json"), "--confirm-above", "10"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal, as in CI
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    requests = 2 + len(set(texts))
+    assert f"{requests} requests" in err and "pass --yes" in err and server.count() == 0  # stopped before a call
+    assert main(argv + ["--yes", "-q"]) == 0 and server.count() == requests  # the estimate was exact
+    assert main(argv[:-2] + ["-q"]) == 0 and server.count() == requests  # refit: 0 requests, below the threshold
+    assert main(argv[:1] + ["--batch"] + argv[1:2] + ["--out", str(tmp_path / "x.json")]) == 2
+    assert "--batch needs a chat model" in capsys.readouterr().err

@@ -158,3 +158,69 @@ def test_fit_killed_midway_resumes_without_repeating_finished_calls(fresh_cache,
     assert len(rerun) == len(set(rerun)) == n_texts + 1 - n_finished  # and every other call made once
     assert llm.usage.cached == n_finished  # the proposal and the measurements done before the kill
     assert (model.predict(texts) == labels).all()
+
+
+# 30% of requests fail: a third of them with an answer whose JSON is cut short, the rest 429 or 500.
+FLAKY_30 = {"malformed": 0.10, "429": 0.10, "500": 0.10}
+SMS_QUESTIONS = ["Does the message offer a prize, cash or something free?",
+                 "Does the message ask the reader to call or text a number?",
+                 "Is the message a personal chat between people who know each other?"]
+
+
+def sms_answers(messages, body):
+    """A scripted chat model for SMS texts; a repair request is answered from the original prompt."""
+    prompt = next(m["content"] for m in messages if m["role"] == "user")
+    if "yes/no questions" in prompt:
+        return json.dumps({"questions": SMS_QUESTIONS})
+    text = prompt.split("</text>")[0].lower()
+    words = (("prize", "cash", "free", "won", "win", "£"), ("call", "txt", "text", "reply"), ("i ", "you", "me "))
+    return json.dumps({"answers": ["yes" if any(w in text for w in ws) else "no" for ws in words]})
+
+
+SMS_SCRIPT = """
+import sys
+from nlmodels import ChatModel, ConceptClassifier
+from nlmodels.data import load_sms_spam_sample
+from faults import HashEmbedder
+
+data = load_sms_spam_sample().head(60)
+llm = ChatModel("fake", base_url=sys.argv[1], max_retries=8, progress=False)
+ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm").fit(list(data.text), data.label)
+print(llm.usage.calls, llm.usage.cached)
+"""
+
+
+def test_fit_survives_30_percent_faults_with_cut_short_json_and_refits_from_cache(fresh_cache, fault_server,
+                                                                                   tmp_path):
+    from nlmodels.data import load_sms_spam_sample
+
+    data = load_sms_spam_sample().head(60)
+    texts = list(data.text)
+    server = fault_server(sms_answers, rates=FLAKY_30, seed=1, max_faults_per_request=3)
+    llm = ChatModel("fake", base_url=server.base_url, max_retries=8, timeout=5.0, progress=False)
+    model = ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm").fit(texts, data.label)
+
+    faults = server.fault_counts()
+    n_faults, n_requests = sum(faults.values()), len(server.log)
+    print(f"\n{n_faults} of {n_requests} requests failed ({n_faults / n_requests:.0%}): {faults}; "
+          f"usage {llm.usage.as_dict()}")
+    assert 0.2 <= n_faults / n_requests and faults.get("malformed", 0) >= 3 and len(faults) == 3
+    assert llm.usage.failures == 0 and llm.usage.unparsed == 0
+    assert llm.usage.repairs == faults["malformed"]  # each cut-short answer cost one repair ...
+    assert llm.usage.retries == faults["429"] + faults["500"]  # ... each 429/500 one retry by the SDK
+    answers = model.measurer_.answer(texts)
+    assert not np.isnan(answers).any()  # every text measured
+    expected = [json.loads(sms_answers([{"role": "user", "content": model.measurer_.prompt(t)}], {}))["answers"]
+                for t in texts]
+    np.testing.assert_array_equal(answers, np.array(expected) == "yes")  # ... with the model's real answers
+
+    script = tmp_path / "refit.py"
+    script.write_text(SMS_SCRIPT)
+    before = len(server.log)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
+           "NLMODELS_CACHE_DIR": str(fresh_cache)}
+    done = subprocess.run([sys.executable, str(script), server.base_url], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(server.log) == before  # a second fit in a new process: 0 requests
+    assert done.stdout.split()[0] == "0"

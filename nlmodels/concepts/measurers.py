@@ -214,7 +214,8 @@ class LLMMeasurer:
     max_chars : int, default=2000
         Texts are cut to this many characters inside the prompt.
     on_error : {"raise", "missing"}, default="raise"
-        What happens to a text whose call fails for good (after the SDK's retries and one repair):
+        What happens to a text whose call fails for good (after the SDK's retries and the chat
+        model's ``max_repairs`` repairs):
         ``"raise"`` raises :class:`~nlmodels.LLMBatchError` naming the rows (the finished answers
         are cached, so a second call resumes); ``"missing"`` scores that text NaN, which the
         estimators replace by the training mean of each concept.
@@ -338,12 +339,16 @@ class DistillMeasurer:
         self.n_jobs = n_jobs
         self.gated = gated
 
+    def sample(self, n_texts: int) -> np.ndarray:
+        """The training rows the chat model answers for (``n_distill`` of them, seeded)."""
+        rng = np.random.RandomState(self.random_state)
+        return np.sort(rng.choice(n_texts, min(self.n_distill, n_texts), replace=False))
+
     def fit(self, texts, embeddings, concepts, y=None):
         if self.gated not in ("drop", "llm"):
             raise ValueError(f"gated must be 'drop' or 'llm', got {self.gated!r}")
         self.concepts_ = list(concepts)
-        rng = np.random.RandomState(self.random_state)
-        sample = np.sort(rng.choice(len(texts), min(self.n_distill, len(texts)), replace=False))
+        sample = self.sample(len(texts))
         teacher = LLMMeasurer(self.llm, on_error="missing" if self.on_error == "missing" else "raise")
         teacher.fit(None, None, self.concepts_)
         answers = teacher.answer([texts[i] for i in sample])

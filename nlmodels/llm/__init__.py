@@ -2,11 +2,13 @@
 
 from .cache import CallCache, cache_key, default_cache_dir, get_cache
 from .chat import BudgetExceededError, ChatModel, LLMBatchError, LLMError, Usage
+from .cost import CostEstimate
 
 __all__ = [
     "BudgetExceededError",
     "CallCache",
     "ChatModel",
+    "CostEstimate",
     "LLMBatchError",
     "LLMError",
     "Usage",

@@ -317,6 +317,12 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    def estimate_cost(self, X, y=None):
+        """Chat calls and tokens of ``fit(X, y)`` (unfitted) or ``predict(X)`` (fitted), before running
+        it; see :func:`nlmodels.models._cost.estimate_cost`."""
+        from ._cost import estimate_cost
+        return estimate_cost(self, X, y)
+
     # ------------------------------------------------------------------ reading the model
     def _contributions(self, F, row: int) -> np.ndarray:
         """Per text and concept: the concept's signals times their weights, summed."""

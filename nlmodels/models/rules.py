@@ -389,6 +389,12 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
             return html.escape(repr(self))
         return "<pre>" + html.escape(str(self)) + "</pre>"
 
+    def estimate_cost(self, X, y=None):
+        """Chat calls and tokens of ``fit(X, y)`` (unfitted) or ``predict(X)`` (fitted), before running
+        it; see :func:`nlmodels.models._cost.estimate_cost`."""
+        from ._cost import estimate_cost
+        return estimate_cost(self, X, y)
+
     # ------------------------------------------------------------------ JSON (nlmodels.report.export)
     _FITTED = "classes_"  # the attribute whose presence marks a fitted head
     _ATTRIBUTES = ("coarse_groups_per_class_",)  # plain fitted values carried over as they are
