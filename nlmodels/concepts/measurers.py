@@ -72,21 +72,26 @@ def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=Non
 
 
 def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_folds: int = 3,
-                          random_state: int = 0, n_jobs=None) -> np.ndarray:
-    """Each text's probe score from probes fitted without it (``n_folds``-fold cross-validation):
-    what :func:`fit_probes` would score on texts it was not fitted on."""
-    out = np.zeros(targets.shape, float)
+                          random_state: int = 0, n_jobs=None, holdout: bool = False) -> np.ndarray:
+    """Each text's probe score from probes fitted without it: ``n_folds``-fold cross-validation,
+    or with ``holdout=True`` one split (probes fitted on ``1 - 1/n_folds`` of the texts score the
+    rest; the other rows are NaN). What :func:`fit_probes` would score on texts it was not fitted on."""
+    out = np.full(targets.shape, np.nan)
     if len(X) < 2 * n_folds:
-        return np.full(targets.shape, np.nan)
+        return out
     for train, test in KFold(n_folds, shuffle=True, random_state=random_state).split(X):
         W, b = fit_probes(X[train], targets[train], C=C, n_jobs=n_jobs)
         out[test] = expit(X[test] @ W + b)
+        if holdout:
+            break
     return out
 
 
 def _auc(target: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC, or NaN where the target has one value only (nothing to recognise)."""
-    if np.isnan(score).any() or target.min() == target.max():
+    """ROC AUC over the scored rows, or NaN where the target has one value only there."""
+    scored = ~np.isnan(score)
+    target, score = target[scored], score[scored]
+    if len(target) == 0 or target.min() == target.max():
         return float("nan")
     return float(roc_auc_score(target, score))
 
@@ -140,22 +145,26 @@ class EmbeddingMeasurer:
         return self
 
     def _fidelity(self, embeddings, matches, cosine) -> list[dict]:
-        """``similar``: held-out AUC of the probe for texts that use the phrases; ``close``: AUC of
+        """``similar``: AUC of the probe for texts that use the phrases, on a third of the training texts
+        held out from a probe fitted on the other two thirds; ``close``: AUC of
         the cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact.
         Written questions (no phrases) have no ground truth here: unverified."""
-        held_out = held_out_probe_scores(embeddings, matches, C=self.C, n_jobs=self.n_jobs) \
+        held_out = held_out_probe_scores(embeddings, matches, C=self.C, n_jobs=self.n_jobs, holdout=True) \
             if "similar" in self.signals and self.has_phrases_.any() else None
         records = []
         n = len(embeddings)
+        n_held_out = n if held_out is None else int((~np.isnan(held_out[:, 0])).sum())
         for k in range(len(self.concepts_)):
             for signal in self.signals:
                 if signal == "mentions":
                     records.append(fidelity.record(k, signal, "exact", 1.0, None, n))
                 elif not self.has_phrases_[k]:
                     records.append(fidelity.record(k, signal, "unverified", n_texts=n))
+                elif signal == "similar":
+                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], held_out[:, k]), 0.5,
+                                                   n_held_out))
                 else:
-                    score = held_out[:, k] if signal == "similar" else cosine[:, k]
-                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], score), 0.5, n))
+                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], cosine[:, k]), 0.5, n))
         return records
 
     def select(self, keep: np.ndarray) -> None:
