@@ -27,7 +27,8 @@ __all__ = [
     "__version__",
 ]
 
-from .report import load  # noqa: E402  (reads a model written by model.to_json)
+from . import report  # noqa: E402,F401  (registers the card and plot renderers the estimators offer)
+from .models import load  # noqa: E402  (reads a model written by model.to_json)
 
 __all__.append("load")
 from .models import ConceptTreeClassifier, RuleListClassifier  # noqa: E402

@@ -111,7 +111,7 @@ def _labels(frame, column: str, path: str, regression: bool):
 
 
 def _load_model(path: str, args=None):
-    from .report import load
+    from .models import load
 
     _existing(path, "model file")
     llm = None
@@ -186,7 +186,10 @@ def _fit_params(cls, args) -> tuple[dict, str]:
     if "max_depth" in accepted:
         details.append(f"depth at most {value['max_depth']}")
     if "measure" in accepted:
-        details.append(f"measured by {value['measure']}")
+        measure = value["measure"]
+        if measure == "auto":  # as fit resolves it
+            measure = "llm" if value.get("llm") is not None else "embedding"
+        details.append(f"measured by {measure}")
     if "ngram_range" in accepted:
         details.append(f"{value['ngram_range'][0]}-{value['ngram_range'][1]}-grams")
     return params, ", ".join(details)
@@ -205,7 +208,7 @@ def _fitted_summary(model) -> str:
 def cmd_fit(args) -> int:
     import importlib
 
-    from .report.export import to_json
+    from .models import to_json
 
     regression = args.model.endswith("regressor")
     frame = _read_table(args.data, args.sep, [("--text-column", args.text_column), ("--label-column", args.label_column)])

@@ -26,13 +26,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
+from .._codec import decode_array, encode_array, plain
 from ..llm import ChatModel
 from . import fidelity
 from .concept import Concept
 from .proposers import DATA_NOTICE, quote_text
 
-__all__ = ["DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes", "held_out_probe_scores",
-           "phrase_matches", "quote_text"]
+__all__ = ["MEASURERS", "DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes",
+           "held_out_probe_scores", "measurer_from_state", "phrase_matches", "quote_text"]
 
 
 def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndarray:
@@ -187,6 +188,39 @@ class EmbeddingMeasurer:
         self.W_, self.b_ = np.concatenate([self.W_, extra.W_], axis=1), np.concatenate([self.b_, extra.b_])
         self.fidelity_ = self.fidelity_ + [{**r, "concept": r["concept"] + n} for r in extra.fidelity_]
 
+    def to_state(self) -> dict:
+        """Everything ``transform`` needs, as plain JSON (arrays through the codec)."""
+        return {"type": "embedding", "signals": list(self.signals), "C": self.C,
+                "centroids": encode_array(self.centroids_), "low": encode_array(self.low_),
+                "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
+                "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
+                "fidelity": plain(self.fidelity_)}
+
+    @classmethod
+    def from_state(cls, state: dict, concepts, *, embedder, llm=None, n_jobs=None) -> "EmbeddingMeasurer":
+        m = cls(embedder, signals=tuple(state["signals"]), C=state["C"], n_jobs=n_jobs)
+        m.concepts_ = list(concepts)
+        m.centroids_, m.low_, m.high_ = (decode_array(state[k]) for k in ("centroids", "low", "high"))
+        m.has_phrases_ = decode_array(state["has_phrases"])
+        m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
+        m.fidelity_ = list(state.get("fidelity") or [])
+        return m
+
+    def describe(self) -> str:
+        """One sentence on how the scores are measured (the card and the JSON show it)."""
+        identity = getattr(self.embedder, "identity", {}) or {}
+        name = identity.get("name") or identity.get("model", "the embedder")
+        parts = []
+        if "similar" in self.signals:
+            parts.append("'similar': a logistic probe on the text's embedding that recognises texts containing "
+                         "one of the concept's phrases (for a written question: its rescaled cosine to the text)")
+        if "close" in self.signals:
+            parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
+                         "of training texts spans 0-1")
+        if "mentions" in self.signals:
+            parts.append("'mentions': 1 if the text contains one of the phrases (whole words, any case), else 0")
+        return f"Embedding ({name}), offline. Signals per concept: " + "; ".join(parts) + "."
+
     def reading_signal(self) -> np.ndarray:
         """Per concept, the column (signal index) that measures what its sentence says: ``mentions``
         for a phrase concept ("mentions something like ..."), ``similar`` (or the first) otherwise."""
@@ -289,6 +323,26 @@ class LLMMeasurer:
 
     def reading_signal(self) -> np.ndarray:
         return np.zeros(len(self.keep_), int)
+
+    def to_state(self) -> dict:
+        return {"type": "llm", "signals": list(self.signals), "max_chars": self.max_chars, "on_error": self.on_error,
+                "recheck": self.recheck, "random_state": plain(self.random_state),
+                "asked_concepts": [plain(c.to_dict()) for c in self.concepts_], "keep": encode_array(self.keep_),
+                "fidelity": plain(self.fidelity_)}
+
+    @classmethod
+    def from_state(cls, state: dict, concepts=None, *, embedder=None, llm, n_jobs=None) -> "LLMMeasurer":
+        m = cls(_chat_model_for(state, llm), max_chars=state["max_chars"], on_error=state["on_error"],
+                recheck=state.get("recheck", 0), random_state=state.get("random_state", 0))
+        m.concepts_ = [Concept.from_dict(c) for c in state["asked_concepts"]]
+        m.keep_ = decode_array(state["keep"])
+        m.fidelity_ = list(state.get("fidelity") or [])
+        return m
+
+    def describe(self) -> str:
+        identity = self.llm.identity
+        return (f"Chat model: {identity['model']} ({identity['server']}) answers all {len(self.concepts_)} questions "
+                "yes (1) or no (0) for each text in one call; missing answers are replaced by the training mean.")
 
     chat_calls_per_text = 1
 
@@ -416,6 +470,43 @@ class DistillMeasurer:
     def reading_signal(self) -> np.ndarray:
         return np.zeros(len(self.concepts_), int)
 
+    def to_state(self) -> dict:
+        return {"type": "distill", "signals": list(self.signals), "C": self.C, "n_distill": self.n_distill,
+                "random_state": plain(self.random_state), "on_error": self.on_error,
+                "n_answered": plain(getattr(self, "n_answered_", None)), "gated": self.gated,
+                "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
+                "answered_by_llm": encode_array(self.answered_by_llm_),
+                "fallback": None if self.fallback_ is None else {
+                    **self.fallback_.to_state(), "column": encode_array(self.fallback_column_)},
+                "fidelity": plain(self.fidelity_)}
+
+    @classmethod
+    def from_state(cls, state: dict, concepts, *, embedder=None, llm, n_jobs=None) -> "DistillMeasurer":
+        llm = _chat_model_for(state, llm)
+        m = cls(llm, n_distill=state["n_distill"], C=state["C"], random_state=state["random_state"],
+                on_error=state["on_error"], n_jobs=n_jobs, gated=state.get("gated", "drop"))
+        m.concepts_ = list(concepts)
+        m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
+        m.answered_by_llm_ = decode_array(state["answered_by_llm"]) if "answered_by_llm" in state \
+            else np.zeros(len(concepts), bool)
+        m.fallback_ = None
+        if state.get("fallback"):
+            m.fallback_ = LLMMeasurer.from_state(state["fallback"], llm=llm)
+            m.fallback_column_ = decode_array(state["fallback"]["column"])
+        if state.get("n_answered") is not None:
+            m.n_answered_ = state["n_answered"]
+        m.fidelity_ = list(state.get("fidelity") or [])
+        return m
+
+    def describe(self) -> str:
+        identity = self.llm.identity
+        return (f"Distilled: the chat model {identity['model']} ({identity['server']}) answered every question "
+                f"yes/no for {getattr(self, 'n_answered_', '?')} training texts; a logistic probe per question on "
+                "the text embedding learned those answers, and each probe's agreement with the chat model on "
+                "answered texts it was not fitted on is its fidelity. Probes that fail the gate "
+                + ("are answered by the chat model itself (one call per predicted text)."
+                   if self.fallback_ is not None else "carry no weight; prediction makes no chat call."))
+
     @property
     def chat_calls_per_text(self) -> int:
         return int(self.fallback_ is not None)
@@ -427,3 +518,22 @@ class DistillMeasurer:
             columns = np.flatnonzero(self.answered_by_llm_)
             scores[:, columns] = answers[:, self.fallback_column_[columns]]
         return scores
+
+
+def _chat_model_for(state: dict, llm):
+    if llm is None:
+        raise ValueError(f"this model is measured by a chat model (measure={state['type']!r}): "
+                         "pass load(path, llm=...)")
+    return llm
+
+
+#: Measurers by the ``type`` their state records (the model file dispatches on it).
+MEASURERS = {"embedding": EmbeddingMeasurer, "llm": LLMMeasurer, "distill": DistillMeasurer}
+
+
+def measurer_from_state(state: dict, concepts, *, embedder, llm=None, n_jobs=None):
+    """Rebuild a fitted measurer from its ``to_state()``."""
+    if state.get("type") not in MEASURERS:
+        raise ValueError(f"unknown measurer type {state.get('type')!r} in the model file")
+    return MEASURERS[state["type"]].from_state(state, concepts, embedder=embedder, llm=llm, n_jobs=n_jobs)
+

@@ -40,7 +40,10 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_texts, check_texts_labels
 from ..embed import SentenceTransformerEmbedder
+from .._codec import decode_array, decode_labels, encode_array, encode_labels, plain
+from ..embed.record import embedder_record, rebuild_embedder
 from ._contract import TextEstimatorMixin, non_negative_int, positive_int
+from ._document import register, to_json
 from ._head import LinearDecisionMixin
 from .concept import training_summary
 
@@ -340,10 +343,9 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
             return html.escape(repr(self))
         return self._format(html_out=True)
 
-    # ------------------------------------------------------------------ JSON (nlmodels.report.export)
+    # ------------------------------------------------------------------ JSON (nlmodels.models._document)
     def to_json(self, path=None):
         """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
-        from ..report.export import to_json
         return to_json(self, path)
 
     def _measurement(self) -> str:
@@ -359,7 +361,6 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
                 "per order, shortest n-grams first).")
 
     def _export_state(self) -> dict:
-        from ..report.export import embedder_record, encode_array, encode_labels, plain
 
         check_is_fitted(self, "ngram_scores_")
         params = self.get_params(deep=False)
@@ -402,7 +403,6 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
 
     @classmethod
     def _from_state(cls, state: dict, *, llm=None, embedder=None):
-        from ..report.export import decode_array, decode_labels, rebuild_embedder
 
         defaults = cls().get_params(deep=False)
         params = {k: v for k, v in state["params"].items() if k in defaults}
@@ -435,6 +435,7 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
         return model
 
 
+@register
 class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
     __doc__ = f"""An additive n-gram classifier whose n-gram weights come from embeddings (Aug-Linear).
 
@@ -608,6 +609,7 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
         return super()._header() + f"\nclasses {classes}{note}"
 
 
+@register
 class AugLinearRegressor(RegressorMixin, _AugLinear):
     __doc__ = f"""An additive n-gram regressor whose n-gram weights come from embeddings (Aug-Linear).
 

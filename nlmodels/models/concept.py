@@ -16,6 +16,10 @@ from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer
 from ..embed import SentenceTransformerEmbedder
 from ..concepts.fidelity import describe as describe_fidelity
 from ._contract import CONCEPT_LINEAR, TextEstimatorMixin
+from ._state import export_state, from_state
+from ._views import render
+from ._document import register, to_json
+from ._edit import edit, refit_head
 from ._head import LinearDecisionMixin, association_signs, fit_sparse_classifier, fit_sparse_regressor
 
 __all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
@@ -235,6 +239,17 @@ class _ConceptFeatures(TextEstimatorMixin):
         self.training_ = training_summary(texts, y, self._regression, self.llm)
         self.edits_ = []
 
+    def to_json(self, path=None):
+        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
+        return to_json(self, path)
+
+    def _export_state(self) -> dict:
+        return export_state(self)
+
+    @classmethod
+    def _from_state(cls, state: dict, *, llm=None, embedder=None):
+        return from_state(cls, state, llm=llm, embedder=embedder)
+
     def concept_names(self) -> list[str]:
         """Concept texts, made unique (a repeated text gets " (2)", " (3)" ...)."""
         seen: dict[str, int] = {}
@@ -418,40 +433,33 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         out += self._gated_lines()
         return "\n".join(out)
 
-    # ------------------------------------------------------------------ audit (nlmodels.report)
-    def to_json(self, path=None):
-        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
-        from ..report.export import to_json
-        return to_json(self, path)
+    # ------------------------------------------------------------------ audit: export, card, plots, edits
 
     def report(self, X, y, path, **options):
         """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html).
         Options: see :func:`nlmodels.report.card_data`."""
-        from ..report.card import write_card
-        return write_card(self, X, y, path, **options)
+        return render("card", self, X, y, path, **options)
 
     def edit(self, remove=(), add=(), *, author=None, note=None):
         """A copy with concepts removed and/or added (a question or a list of phrases); its head is
         cleared: call ``.refit_head(X, y)`` on it. Recorded in ``edits_``."""
-        from ..report.edit import edit
         return edit(self, remove=remove, add=add, author=author, note=note)
 
     def refit_head(self, X, y):
-        """Refit only the head (measuring only what an edit added); returns ``self``."""
-        from ..report.edit import refit_head
+        """Refit only the head (measuring only what an edit added) with the head step of ``fit``;
+        returns ``self``."""
         return refit_head(self, X, y)
 
     def plot_weights(self, **options):
         """Concept weights as a bar chart (a matplotlib Figure)."""
-        from ..report.plots import plot_weights
-        return plot_weights(self, **options)
+        return render("plot_weights", self, **options)
 
     def plot_explanation(self, text, **options):
         """One text's prediction as a waterfall from the intercept to the decision value (a Figure)."""
-        from ..report.plots import plot_explanation
-        return plot_explanation(self, text, **options)
+        return render("plot_explanation", self, text, **options)
 
 
+@register
 class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, _ConceptModel):
     __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
 
@@ -532,6 +540,7 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, _ConceptModel):
         return self._format(rows, f"ConceptClassifier ({len(self.concepts_)} concepts)", titles, html_out=True)
 
 
+@register
 class ConceptRegressor(RegressorMixin, _ConceptModel):
     __doc__ = f"""A text regressor that is a short list of natural-language concepts with weights.
 
@@ -578,6 +587,7 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
         return self._format([0], f"ConceptRegressor ({len(self.concepts_)} concepts)", ["prediction"], html_out=True)
 
 
+@register
 class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
     _parameter_constraints = {**CONCEPT_LINEAR, "regression": ["boolean"]}
 

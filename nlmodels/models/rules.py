@@ -26,7 +26,10 @@ from .._validation import check_int_param, check_texts, check_texts_labels
 from ..concepts import Concept, PhraseProposer, class_bins
 from ..concepts.proposers import DATA_NOTICE
 from ..embed import SentenceTransformerEmbedder
+from .._codec import decode_array, encode_array, plain
 from ._contract import CONCEPT_PIPELINE, non_negative_int, positive_int
+from ._document import register, to_json
+from ._state import pipeline_state, rebuild_pipeline
 from .concept import _COMMON_PARAMS, _ConceptFeatures
 
 __all__ = ["ConceptTreeClassifier", "Condition", "Rule", "RuleListClassifier"]
@@ -395,20 +398,16 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
         from ._cost import estimate_cost
         return estimate_cost(self, X, y)
 
-    # ------------------------------------------------------------------ JSON (nlmodels.report.export)
+    # ------------------------------------------------------------------ JSON (nlmodels.models._document)
     _FITTED = "classes_"  # the attribute whose presence marks a fitted head
     _ATTRIBUTES = ("coarse_groups_per_class_",)  # plain fitted values carried over as they are
 
     def to_json(self, path=None):
         """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
-        from ..report.export import to_json
         return to_json(self, path)
 
     def _export_state(self) -> dict:
         """The concept pipeline as ConceptClassifier writes it, ``proposed_rules`` and the head."""
-        from ..report.concept_state import pipeline_state
-        from ..report.export import encode_array, plain
-
         check_is_fitted(self, self._FITTED)
         state = pipeline_state(self, task="classification", printed=str(self), attributes=self._ATTRIBUTES)
         state["proposed_rules"] = [plain(row) for row in self.proposed_rules_.to_dict("records")]
@@ -417,8 +416,6 @@ class _ConceptHead(_ConceptFeatures, ClassifierMixin, BaseEstimator):
 
     @classmethod
     def _from_state(cls, state: dict, *, llm, embedder):
-        from ..report.concept_state import rebuild_pipeline
-
         model = rebuild_pipeline(cls, state, llm=llm, embedder=embedder)
         by_label = {_plain_label(c): c for c in model.classes_}
         rows = []
@@ -453,6 +450,7 @@ _HEAD_PARAMS = _drop_param_doc(_COMMON_PARAMS, "max_concepts") + """    coarse_g
 
 
 # ------------------------------------------------------------------------------------ rule list
+@register
 class RuleListClassifier(_ConceptHead):
     __doc__ = f"""An ordered list of if-then rules whose conditions are natural-language concepts.
 
@@ -667,6 +665,7 @@ class RuleListClassifier(_ConceptHead):
 
 
 # ----------------------------------------------------------------------------------------- tree
+@register
 class ConceptTreeClassifier(_ConceptHead):
     __doc__ = f"""A shallow decision tree whose questions are natural-language concepts.
 
@@ -753,7 +752,6 @@ class ConceptTreeClassifier(_ConceptHead):
     _HEAD = "tree"
 
     def _head_state(self) -> dict:
-        from ..report.export import encode_array
 
         leaves = []
         for node, path in sorted(self.paths().items()):
@@ -772,7 +770,6 @@ class ConceptTreeClassifier(_ConceptHead):
         }
 
     def _set_head_state(self, head: dict) -> None:
-        from ..report.export import decode_array
 
         for name in ("node_column", "node_threshold", "node_left", "node_right", "node_counts", "binary_columns"):
             setattr(self, name + "_", decode_array(head[name]))

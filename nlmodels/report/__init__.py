@@ -1,17 +1,25 @@
-"""Reading a fitted model: JSON export and import, model cards, plots, expert edits.
+"""Rendering a fitted model: model cards and plots. report/ only renders: the model's numbers and
+state belong to the estimators (:mod:`nlmodels.models`), which this layer reads through their public
+methods.
 
-- :func:`to_json` / :func:`load` (``export.py``): the complete fitted model as plain JSON and back.
-- :func:`write_card` (``card.py``): a model card in Markdown or self-contained HTML.
+- :func:`write_card`, :func:`card_data` (``card.py``): a model card in Markdown or self-contained HTML.
 - :func:`plot_weights`, :func:`plot_explanation` (``plots.py``): matplotlib figures.
-- :func:`edit`, :func:`refit_head` (``edit.py``): concepts removed or added by a person, head refitted.
 
-The estimators expose these as methods (``model.to_json(path)``, ``model.report(X, y, path)`` ...).
+The estimators expose these as methods (``model.report(X, y, path)``, ``model.plot_weights()``)
+through the view registry of :mod:`nlmodels.models._views`, which this package fills when imported.
+``to_json`` / ``load`` / ``edit`` / ``refit_head`` live in the models layer and are re-exported here
+for the code written against the old place.
 """
 
+from ..models._document import from_dict, load, to_dict, to_json
+from ..models._edit import edit, refit_head
+from ..models._views import register_view
 from .card import card_data, write_card
-from .edit import edit, refit_head
-from .export import from_dict, load, to_dict, to_json
 from .plots import plot_explanation, plot_weights
+
+register_view("card", write_card)
+register_view("plot_weights", plot_weights)
+register_view("plot_explanation", plot_explanation)
 
 __all__ = [
     "card_data",

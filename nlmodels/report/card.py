@@ -21,8 +21,8 @@ import numpy as np
 from .._validation import check_texts_labels
 from .._version import __version__
 from ..concepts.fidelity import describe as describe_fidelity
-from .concept_state import measurement_text
-from .export import chat_model_record, plain
+from .._codec import plain
+from ..llm.record import chat_model_record
 from .plots import concept_weights, figure_png, plot_explanation, plot_weights
 
 __all__ = ["card_data", "check_card_support", "write_card"]
@@ -231,7 +231,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         "intercept": [float(v) for v in model.intercept_],
         "row_titles": _row_titles(model),
         "signals": list(model.measurer_.signals),
-        "measurement": measurement_text(model),
+        "measurement": model.measurer_.describe(),
         "embedder": plain(model.embedder_.identity),
         "metrics": metrics,
         "concepts": concepts,

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .._validation import check_texts_labels
-from ..concepts import Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, describe_phrases
+from ..concepts import Concept, describe_phrases
 
 __all__ = ["as_concept", "edit", "refit_head"]
 
@@ -99,7 +99,7 @@ def edit(model, remove=(), add=(), *, author: str | None = None, note: str | Non
         raise ValueError("an edit must leave at least one concept")
     if not drop and not added:
         raise ValueError("nothing to edit: give remove=[...] and/or add=[...]")
-    if added and not isinstance(model.measurer_, (EmbeddingMeasurer, DistillMeasurer, LLMMeasurer)):
+    if added and not hasattr(model.measurer_, "extend"):
         raise TypeError(f"adding concepts is not supported with a {type(model.measurer_).__name__}")
 
     shared = {id(model.embedder_): model.embedder_}
