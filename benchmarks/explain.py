@@ -67,9 +67,10 @@ def planted(datasets, out):
     from nlmodels.concepts import phrase_matches
 
     rows = []
-    for name in datasets:
+    for d, name in enumerate(datasets):
         texts = load(name).text.tolist()
-        for seed, (theme, wordings) in enumerate(THEMES.items()):
+        for t, (theme, wordings) in enumerate(THEMES.items()):
+            seed = 10 * d + t
             rng = np.random.RandomState(seed)
             order = rng.permutation(len(texts))
             a = [texts[i] for i in order[: len(texts) // 2]]
