@@ -277,3 +277,49 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     (tmp_path / "junk.joblib").write_text("not a pickle")
     assert main(["explain-model", str(tmp_path / "junk.joblib"), str(tmp_path / "texts.csv")]) == 2
     assert "cannot load" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- recorded answers of a capable model
+@pytest.fixture
+def answer_server():
+    from answer_server import AnswerServer, answers_available
+
+    if not answers_available("sst2"):
+        pytest.skip("shared/llm_answers/sst2 is not beside this checkout")
+    server = AnswerServer(datasets=("sst2",))
+    yield server
+    server.close()
+
+
+def test_chat_calls_equal_the_bound_stated_before_the_run(fresh_cache, answer_server, caplog):
+    from answer_server import load_answers
+
+    table, questions = load_answers("sst2")
+    a, b = table.text[table.label == 0].tolist(), table.text[table.label == 1].tolist()
+    llm = ChatModel("recorded", base_url=answer_server.base_url)
+    with caplog.at_level("INFO", logger="nlmodels.explain"):
+        report = explain_difference(a, b, llm=llm, names=("negative", "positive"), max_texts_per_group=30)
+    assert "at most 62 chat calls" in caplog.text  # stated before the first call
+    assert report.calls["bound"] == 2 + 30 + 30
+    assert report.calls["made"] == report.calls["bound"] == answer_server.count()
+    assert answer_server.missing == []
+    assert len(report.table) >= 15 and (report.table.n_a == 30).all() and (report.table.n_b == 30).all()
+    positive = report.table.set_index("hypothesis").loc[questions[0]]  # "... a positive opinion about the film?"
+    assert positive.more_often_in == "positive" and positive.q_value < 0.01
+    assert "at most 62 (2 proposal round(s) + 30 test texts of negative + 30 of positive), made 62" in str(report)
+    again = explain_difference(a, b, llm=llm, names=("negative", "positive"), max_texts_per_group=30)
+    assert again.calls["made"] == 0 and again.calls["cached"] == 62 and answer_server.count() == 62
+    pd.testing.assert_frame_equal(again.table, report.table)
+
+
+def test_max_calls_shrinks_the_samples_and_caps_the_run(fresh_cache, answer_server):
+    from answer_server import load_answers
+
+    table, _ = load_answers("sst2")
+    a, b = table.text[table.label == 0].tolist(), table.text[table.label == 1].tolist()
+    llm = ChatModel("recorded", base_url=answer_server.base_url)
+    report = explain_difference(a, b, llm=llm, max_calls=21)
+    assert report.calls["bound"] == 21 and report.calls["made"] == 21 == answer_server.count()
+    assert report.table.n_a.iloc[0] + report.table.n_b.iloc[0] == 19 and llm.max_calls is None
+    with pytest.raises(ValueError, match="max_calls must be an integer >= 4"):
+        explain_difference(a, b, llm=llm, max_calls=3)

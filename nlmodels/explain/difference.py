@@ -23,7 +23,8 @@ from scipy import stats
 
 from .._validation import check_int_param, check_texts
 from .._version import __version__
-from ..concepts import EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, phrase_matches
+from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, describe_phrases,
+                        phrase_matches)
 from ..embed import SentenceTransformerEmbedder
 from ..report.card import CSS, _h, _kv, _md, _md_table, _short
 from ..report.export import chat_model_record, plain
@@ -120,9 +121,9 @@ class DifferenceReport:
         lines.append(f"{len(self.table)} hypotheses tested; {n_conf} with q < 0.05")
         return lines
 
-    @staticmethod
-    def _numbers(r) -> str:
-        return (f"{r.share_a:.1%} vs {r.share_b:.1%}: {100 * r.difference:+.1f} points "
+    def _numbers(self, r) -> str:
+        a, b = self.names
+        return (f"{a} {r.share_a:.1%} vs {b} {r.share_b:.1%}: {100 * r.difference:+.1f} points "
                 f"(95% CI {100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), p = {r.p_value:.2g}, q = {r.q_value:.2g}")
 
     def __str__(self) -> str:
@@ -291,6 +292,7 @@ def _check_names(names) -> tuple[str, str]:
 # ---------------------------------------------------------------------- the function
 def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"), test_size=0.5, split=None,
                        max_hypotheses=20, n_examples=3, embedder=None, phrases_per_class=200, groups_per_class=12,
+                       stop_words="english",
                        n_rounds=2, questions_per_round=10, max_texts_per_group=100, max_calls=None,
                        on_error="raise", confidence=0.95, random_state=0) -> DifferenceReport:
     """Hypotheses "texts of A, more often than texts of B, ..." proposed on part of the data, tested on the rest.
@@ -331,6 +333,10 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
         ``None``: the bundled all-MiniLM-L6-v2.
     phrases_per_class, groups_per_class : int, default=200, 12
         Offline: phrases mined per group and groups they are clustered into.
+    stop_words : "english", collection of str or None, default="english"
+        Offline: mined phrases made only of these words ("of", "into", "this is") are dropped
+        from the phrase groups before ranking: frequent function words make small p-values that
+        say little to a reader. ``"english"`` is scikit-learn's list; ``None`` keeps every phrase.
     n_rounds, questions_per_round : int, default=2, 10
         With a chat model: proposal calls and questions asked for in each.
     max_texts_per_group : int, default=100
@@ -388,6 +394,7 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
     else:
         check_int_param("groups_per_class", groups_per_class, 1)
         check_int_param("phrases_per_class", phrases_per_class, 1)
+        stops = _stop_words(stop_words)
 
     parts = {"a": (a, test_a), "b": (b, test_b)}
     proposal = {g: [t for t, m in zip(texts, mask) if not m] for g, (texts, mask) in parts.items()}
@@ -401,9 +408,10 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
 
     if llm is None:
         settings.update(max_hypotheses=max_hypotheses, phrases_per_class=phrases_per_class,
-                        groups_per_class=groups_per_class)
+                        groups_per_class=groups_per_class,
+                        stop_words=stop_words if isinstance(stop_words, (str, type(None))) else sorted(stop_words))
         rows = _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_per_class,
-                        groups_per_class, n_examples, confidence, random_state)
+                        groups_per_class, stops, n_examples, confidence, random_state)
         measured_by = ("mentions: a held-out text shows a hypothesis when it contains one of its phrases (whole "
                        f"words, any case); similar (second signal, not tested): an embedding probe's score >= {SIMILAR_AT}")
         calls, chat = None, None
@@ -446,11 +454,36 @@ def _clearest(texts, holds, strength, n) -> list[str]:
     return [texts[i] for i in order[:n]]
 
 
+def _stop_words(stop_words) -> frozenset:
+    if stop_words is None:
+        return frozenset()
+    if stop_words == "english":
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        return frozenset(ENGLISH_STOP_WORDS)
+    if isinstance(stop_words, str):
+        raise ValueError(f"stop_words must be 'english', a collection of words or None, got {stop_words!r}")
+    return frozenset(str(w).lower() for w in stop_words)
+
+
+def _without_stop_words(concepts, stop_words) -> list:
+    """Each concept without its phrases made only of stop words; concepts left with none are dropped."""
+    if not stop_words:
+        return list(concepts)
+    kept = []
+    for c in concepts:
+        phrases = [p for p in c.phrases if not all(w in stop_words for w in p.lower().split())]
+        if phrases:
+            kept.append(c if len(phrases) == len(c.phrases) else
+                        Concept(describe_phrases(phrases), tuple(phrases), c.source, c.target))
+    return kept
+
+
 def _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_per_class, groups_per_class,
-             n_examples, confidence, random_state) -> list[dict]:
+             stop_words, n_examples, confidence, random_state) -> list[dict]:
     proposer = PhraseProposer(phrases_per_class=phrases_per_class, groups_per_class=groups_per_class,
                               random_state=random_state)
-    concepts = proposer.propose(prop_texts, bins, embedder)
+    concepts = _without_stop_words(proposer.propose(prop_texts, bins, embedder), stop_words)
     if not concepts:
         raise ValueError("no phrase is frequent enough in the proposal texts to propose a hypothesis "
                          "(too few or too short texts?)")
