@@ -229,7 +229,7 @@ def main(argv=None):
               "sst2": "sst2: positive vs negative, top 5", "model": "explain_model: agreement with a black box"}
     text = "\n\n".join(f"#### {titles[k]}\n\n{v}" for k, v in out.items())
     text += (f"\n\nMeasured by `python benchmarks/explain.py{' --parts ' + args.parts if args.parts != 'planted,null,sst2,model' else ''}`"
-             f" in {time.time() - start:.0f} s on two shared CPU cores, offline (bundled all-MiniLM-L6-v2).")
+             f" in {time.time() - start:.0f} s on two shared CPU cores, offline (bundled all-MiniLM-L6-v2; embeddings come from the on-disk cache when a run repeats, so times are mostly fitting).")
     print("\n" + text)
     if args.write_docs:
         write_docs(text)

@@ -525,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlmodels", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Readable text classifiers and regressors: fit a model from a CSV file, predict, explain a "
-                    "prediction, write a model card, plot, or edit its concepts by hand.",
+                    "prediction, write a model card, plot, or edit its concepts by hand; explain the difference "
+                    "between two sets of texts (diff) or a black-box model (explain-model).",
     )
     parser.add_argument("--version", action="version", version=f"nlmodels {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

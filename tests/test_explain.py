@@ -14,7 +14,7 @@ from nlmodels.cli import main
 from nlmodels.concepts import phrase_matches
 from nlmodels.data import load_sms_spam_sample
 from nlmodels.explain._stats import benjamini_hochberg, compare_proportions
-from textsets import BAD, GOOD, reviews
+from textsets import BAD, GOOD, reviews, topics
 
 # A theme absent from the SMS data, in five wordings that share no content word.
 DENTAL = ["My dentist found two cavities.", "The orthodontist tightened her braces.",
@@ -219,6 +219,17 @@ def test_surrogate_of_probabilities_is_a_regressor_with_r2():
     assert result.fidelity["r2"] > 0.5 and result.fidelity["agreement"] >= 0.85
     frame = result.explain(texts[:5])
     np.testing.assert_allclose(frame.sum(axis=1), result.surrogate.predict(texts[:5]), rtol=0, atol=1e-12)
+
+
+def test_surrogate_of_a_multiclass_black_box_explains_each_class():
+    texts, labels = topics(30)
+    truth = dict(zip(texts, labels))
+    result = explain_model(lambda t: np.array([truth[x] for x in t]), texts, max_concepts=6)
+    assert list(result.surrogate.classes_) == ["money", "science", "sport"] and result.fidelity["agreement"] >= 0.9
+    column = list(result.surrogate.classes_).index("sport")
+    frame = result.explain(texts[:4], target="sport")
+    np.testing.assert_allclose(frame.sum(axis=1), result.surrogate.decision_function(texts[:4])[:, column],
+                               rtol=0, atol=1e-12)
 
 
 def _raises(texts):

@@ -9,7 +9,6 @@ across all the hypotheses tested.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math

@@ -110,13 +110,14 @@ class ModelExplanation:
         self.kind = kind
         self.split = split
 
-    def explain(self, texts) -> pd.DataFrame:
+    def explain(self, texts, target=None) -> pd.DataFrame:
         """Each concept's contribution to the surrogate's value for each text, plus the intercept.
 
-        Rows sum exactly to ``surrogate.decision_function`` (labels) or ``surrogate.predict``
-        (probabilities and scores).
+        Rows sum exactly to ``surrogate.decision_function`` (labels; for several classes, the
+        column of ``target``, default the first class) or ``surrogate.predict`` (probabilities
+        and scores).
         """
-        return self.surrogate.explain(texts)
+        return self.surrogate.explain(texts, target=target)
 
     def _fidelity_text(self) -> str:
         f = self.fidelity
