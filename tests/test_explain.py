@@ -101,9 +101,24 @@ def test_a_phrase_seen_only_in_the_proposal_texts_is_never_confirmed():
     a = [f"{t} zeppelin" if (not test_a[i] and i % 3 != 0) else t for i, t in enumerate(a)]
     report = explain_difference(a, b, split=(test_a, test_b))
     rows = report.table[report.table.phrases.apply(lambda ps: "zeppelin" in ps)]
-    assert len(rows) == 1  # proposed (from the proposal half) ...
+    assert len(rows) == 1  # proposed (from the proposal half, where it separates A from B) ...
     row = rows.iloc[0]
-    assert row.proposed_from == "A" and row.share_a <= 0.05 and row.q_value > 0.05  # ... and not confirmed
+    concept = nlmodels.Concept(row.hypothesis, tuple(row.phrases))
+    proposal_a = phrase_matches([t for t, m in zip(a, test_a) if not m], [concept]).mean()
+    proposal_b = phrase_matches([t for t, m in zip(b, test_b) if not m], [concept]).mean()
+    assert row.proposed_from == "A" and proposal_a - proposal_b > 0.4
+    assert row.q_value > 0.05 and abs(row.difference) < 0.1  # ... and not confirmed by the held-out texts
+
+
+def test_a_persons_hypotheses_are_always_tested():
+    ham = load_sms_spam_sample().query("label == 'ham'").text.tolist()[:300]
+    a = [f"{t} see you at the gym" if i % 2 else t for i, t in enumerate(ham[:150])]
+    report = explain_difference(a, ham[150:], hypotheses=[["gym", "workout"], ["pizza"]], max_hypotheses=1)
+    assert len(report.table) == 3
+    gym = report.table[report.table.phrases.apply(lambda ps: ps == ["gym", "workout"])].iloc[0]
+    assert gym.q_value < 1e-6 and gym.share_a == pytest.approx(0.5, abs=0.15) and gym.share_b == 0
+    with pytest.raises(TypeError, match=r"hypotheses\[0\] must be a list of phrases"):
+        explain_difference(a, ham[150:], hypotheses=["Does it mention the gym?"], embedder=Exploding())
 
 
 def test_report_renders_as_text_html_markdown_and_json(planted, tmp_path):
@@ -166,16 +181,21 @@ def test_chat_path_against_the_real_server(fresh_cache, smollm):
     a = [t for t, y in zip(texts, labels) if y == "neg"]
     b = [t for t, y in zip(texts, labels) if y == "pos"]
     llm = ChatModel("smollm2", base_url=smollm.base_url, max_concurrency=2, max_tokens=200)
+    question = ["Does the text praise the film?"]  # SmolLM2 may write no usable question of its own
     report = explain_difference(a, b, llm=llm, n_rounds=1, questions_per_round=3, max_texts_per_group=4,
-                                on_error="missing")
+                                on_error="missing", hypotheses=question)
     assert report.calls["bound"] == 1 + 4 + 4
-    assert report.calls["made"] == smollm.count()  # every request that reached the server is counted
+    # Every answered request is counted; llama.cpp also saw one rejected response-format probe (ChatModel
+    # tries json_schema once per server and process, then remembers json_object; a rejection is no call).
+    assert report.calls["made"] <= smollm.count() <= report.calls["made"] + 1
     assert report.calls["made"] <= 2 * report.calls["bound"]  # at most one repair request per call
-    assert 1 <= len(report.table) <= 3 and (report.table.n_a <= 4).all() and (report.table.n_b <= 4).all()
+    assert 1 <= len(report.table) <= 4 and (report.table.n_a <= 4).all() and (report.table.n_b <= 4).all()
+    assert question[0] in set(report.table.hypothesis)
     assert report.table.measured_by.str.contains("smollm2").all()
+    served = smollm.count()
     again = explain_difference(a, b, llm=llm, n_rounds=1, questions_per_round=3, max_texts_per_group=4,
-                               on_error="missing")
-    assert again.calls["made"] == 0 and smollm.count() == report.calls["made"]  # all from the cache
+                               on_error="missing", hypotheses=question)
+    assert again.calls["made"] == 0 and smollm.count() == served  # all from the cache
 
 
 # ---------------------------------------------------------------------- explain_model

@@ -280,6 +280,27 @@ def _check_split(split, n_a: int, n_b: int, test_size, random_state) -> tuple[np
     return masks[0], masks[1]
 
 
+def _check_hypotheses(hypotheses, *, chat: bool) -> list[Concept]:
+    """A person's hypotheses as concepts: questions with a chat model, phrase lists offline."""
+    if hypotheses is None:
+        return []
+    if isinstance(hypotheses, str) or not isinstance(hypotheses, (list, tuple)):
+        raise TypeError("hypotheses must be a list (of questions with a chat model, of phrase lists offline)")
+    out = []
+    for i, h in enumerate(hypotheses):
+        if chat:
+            if not (isinstance(h, str) and h.strip()):
+                raise TypeError(f"hypotheses[{i}] must be a question (a non-empty str) with a chat model, got {h!r}")
+            out.append(Concept(" ".join(h.split()), (), "expert"))
+        else:
+            if isinstance(h, str) or not (isinstance(h, (list, tuple)) and h and all(isinstance(p, str) and p.strip() for p in h)):
+                raise TypeError(f"hypotheses[{i}] must be a list of phrases offline (a text shows it when it "
+                                f"mentions one), got {h!r}")
+            phrases = tuple(" ".join(p.lower().split()) for p in h)
+            out.append(Concept(describe_phrases(phrases), phrases, "expert"))
+    return out
+
+
 def _check_names(names) -> tuple[str, str]:
     if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) and n.strip() for n in names)):
         raise ValueError(f"names must be two non-empty strings, got {names!r}")
@@ -290,8 +311,8 @@ def _check_names(names) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------- the function
 def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"), test_size=0.5, split=None,
-                       max_hypotheses=20, n_examples=3, embedder=None, phrases_per_class=200, groups_per_class=12,
-                       stop_words="english",
+                       hypotheses=None, max_hypotheses=20, n_examples=3, embedder=None, phrases_per_class=200,
+                       groups_per_class=8, stop_words="english",
                        n_rounds=2, questions_per_round=10, max_texts_per_group=100, max_calls=None,
                        on_error="raise", confidence=0.95, random_state=0) -> DifferenceReport:
     """Hypotheses "texts of A, more often than texts of B, ..." proposed on part of the data, tested on the rest.
@@ -323,14 +344,18 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
         Share of each group held out for testing (a seeded random split).
     split : (array of bool, array of bool), default=None
         Explicit test masks for A and B (True: held-out test text); overrides ``test_size``.
+    hypotheses : list, default=None
+        Hypotheses a person wants tested, besides the proposed ones; always tested, and counted in
+        the q-values. Offline: each is a list of phrases (measured by *mentions*). With a chat
+        model: each is a yes/no question (asked with the proposed ones, in the same calls).
     max_hypotheses : int, default=20
-        Offline: phrase groups tested (the best on the proposal texts). All tested hypotheses enter
-        the q-values.
+        Offline: proposed phrase groups tested (the best on the proposal texts). All tested
+        hypotheses enter the q-values.
     n_examples : int, default=3
         Test texts per group shown for each hypothesis.
     embedder : Embedder, default=None
         ``None``: the bundled all-MiniLM-L6-v2.
-    phrases_per_class, groups_per_class : int, default=200, 12
+    phrases_per_class, groups_per_class : int, default=200, 8
         Offline: phrases mined per group and groups they are clustered into.
     stop_words : "english", collection of str or None, default="english"
         Offline: mined phrases made only of these words ("of", "into", "this is") are dropped
@@ -382,6 +407,7 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
     test_a, test_b = _check_split(split, len(a), len(b), test_size, random_state)
+    expert = _check_hypotheses(hypotheses, chat=llm is not None)
     if llm is not None:
         check_int_param("n_rounds", n_rounds, 1)
         check_int_param("questions_per_round", questions_per_round, 1)
@@ -410,7 +436,7 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
                         groups_per_class=groups_per_class,
                         stop_words=stop_words if isinstance(stop_words, (str, type(None))) else sorted(stop_words))
         rows = _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_per_class,
-                        groups_per_class, stops, n_examples, confidence, random_state)
+                        groups_per_class, stops, expert, n_examples, confidence, random_state)
         measured_by = ("mentions: a held-out text shows a hypothesis when it contains one of its phrases (whole "
                        f"words, any case); similar (second signal, not tested): an embedding probe's score >= {SIMILAR_AT}")
         calls, chat = None, None
@@ -418,7 +444,8 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
         settings.update(n_rounds=n_rounds, questions_per_round=questions_per_round,
                         max_texts_per_group=max_texts_per_group, max_calls=max_calls)
         rows, calls = _with_chat(llm, prop_texts, bins, test, names, embedder, n_rounds, questions_per_round,
-                                 max_texts_per_group, max_calls, on_error, n_examples, confidence, random_state)
+                                 max_texts_per_group, max_calls, on_error, expert, n_examples, confidence,
+                                 random_state)
         measured_by = f"the chat model's yes/no answer ({llm.model}) on a random sample of the held-out texts"
         chat = chat_model_record(llm)
     table = _finish(rows)
@@ -479,7 +506,7 @@ def _without_stop_words(concepts, stop_words) -> list:
 
 
 def _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_per_class, groups_per_class,
-             stop_words, n_examples, confidence, random_state) -> list[dict]:
+             stop_words, expert, n_examples, confidence, random_state) -> list[dict]:
     proposer = PhraseProposer(phrases_per_class=phrases_per_class, groups_per_class=groups_per_class,
                               random_state=random_state)
     concepts = _without_stop_words(proposer.propose(prop_texts, bins, embedder), stop_words)
@@ -494,7 +521,7 @@ def _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_pe
         mine = in_a if c.target == names[0] else ~in_a
         table = [[M[mine, k].sum(), (1 - M[mine, k]).sum()], [M[~mine, k].sum(), (1 - M[~mine, k]).sum()]]
         ranked.append((stats.fisher_exact(table, alternative="greater").pvalue, k))
-    kept = [concepts[k] for _, k in sorted(ranked)[:max_hypotheses]]
+    kept = expert + [concepts[k] for _, k in sorted(ranked)[:max_hypotheses]]
 
     test_texts = test["a"] + test["b"]
     n_a = len(test["a"])
@@ -531,7 +558,7 @@ def call_bound(n_rounds: int, n_test_a: int, n_test_b: int, max_texts_per_group:
 
 
 def _with_chat(llm, prop_texts, bins, test, names, embedder, n_rounds, questions_per_round, max_texts_per_group,
-               max_calls, on_error, n_examples, confidence, random_state):
+               max_calls, on_error, expert, n_examples, confidence, random_state):
     n_a, n_b = call_bound(n_rounds, len(test["a"]), len(test["b"]), max_texts_per_group, max_calls)
     bound = n_rounds + n_a + n_b
     planned = f"{n_rounds} proposal round(s) + {n_a} test texts of {names[0]} + {n_b} of {names[1]}"
@@ -549,11 +576,11 @@ def _with_chat(llm, prop_texts, bins, test, names, embedder, n_rounds, questions
         llm.max_calls = cap if saved_budget is None else min(cap, saved_budget)
     try:
         proposer = LLMProposer(llm, questions_per_round=questions_per_round, random_state=random_state)
-        concepts = []
+        concepts = list(expert)
         for round_ in range(n_rounds):
             concepts += proposer.propose(prop_texts, bins, embedder, existing=concepts, round_=round_)
         if not concepts:
-            raise ValueError("the chat model proposed no usable question")
+            raise ValueError("the chat model proposed no usable question (pass questions of your own as hypotheses=)")
         measurer = LLMMeasurer(llm, on_error=on_error).fit(None, None, concepts)
         answers = measurer.answer(texts_a + texts_b)
     finally:
