@@ -76,7 +76,7 @@ def test_max_concepts_is_a_hard_cap():
 def test_params_clone_and_numpy_or_pandas_input(binary_model):
     model, texts, labels = binary_model
     params = model.get_params()
-    assert params["max_concepts"] == 6 and params["measure"] == "embedding"
+    assert params["max_concepts"] == 6 and params["measure"] == "auto" and model.measure_ == "embedding"
     copy = clone(model)
     assert not hasattr(copy, "coef_") and copy.get_params() == params
     refit = copy.fit(pd.Series(texts), pd.Series(labels))

@@ -125,7 +125,8 @@ def test_json_is_plain_documented_and_complete(binary, tmp_path):
     for k, concept in enumerate(doc["concepts"]):
         assert concept["phrases"] and concept["source"] == "data"
         assert [concept["weights"][s][0] for s in doc["measurer"]["signals"]] == list(coef[0, k * S:(k + 1) * S])
-        assert f"{concept['total_weight'][0]:+8.3f}  {concept['name']}" in doc["printed"]
+        direction = "toward 'pos'" if concept["total_weight"][0] > 0 else "toward 'neg'"
+        assert f"{concept['total_weight'][0]:+8.3f}  {direction}: {concept['name']}" in doc["printed"]
     assert doc["measurer"]["probe_weights"]["shape"] == [384, len(doc["concepts"])]
     # training data: size, class balance, date
     training = doc["training_data"]

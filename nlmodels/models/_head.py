@@ -1,23 +1,31 @@
-"""Sparse heads over concept scores: choose at most ``max_concepts`` concepts, then fit weights.
+"""Sparse heads over concept scores whose weights point the way their concepts read.
 
-Selection walks an L1 regularisation path (weak to strong weights) and keeps the richest model
-whose weighted concepts number at most ``max_concepts``; a concept counts once however many
-measurement columns (signals) it has. The chosen columns are then refitted with an L2 penalty
-chosen by cross-validation (a relaxed lasso: L1 picks, L2 weighs without shrinking to zero).
-Columns are standardised while fitting and the scaling is folded back, so the returned weights
-apply to the raw [0, 1] scores: ``decision = intercept + scores @ coef.T`` exactly.
+Every weight is bounded to one sign, fixed before fitting from the concept's association with the
+target in the training data: toward a class exactly when texts that score higher on the concept's
+reading signal are more often of that class (two classes: toward ``classes_[1]``; more classes:
+per class row, one-vs-rest; regression: the sign of the correlation with the target). All signals
+of a concept share that sign; a column whose measurement failed its fidelity gate is bounded to 0.
+
+With signs fixed, the L1 penalty is linear (``|w| = sign * w``), so the sparse path is a smooth
+problem with simple bounds, solved by scipy's L-BFGS-B (:func:`_bounded_fit`, the one solver here).
+Selection walks that path (strong to weak penalty) and keeps the richest model with at most
+``max_concepts`` weighted concepts; a concept counts once however many columns it has. The chosen
+columns are refitted with an L2 penalty chosen by cross-validation, under the same bounds.
+Columns are standardised while fitting and the scaling folded back, so the returned weights apply
+to the raw [0, 1] scores: ``decision = intercept + scores @ coef.T`` exactly.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.special import expit, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV, lasso_path
+from scipy.optimize import minimize
+from scipy.special import expit, log_softmax, softmax
+from sklearn.model_selection import KFold, StratifiedKFold
 
-__all__ = ["LinearDecisionMixin", "fit_sparse_classifier", "fit_sparse_regressor"]
+__all__ = ["LinearDecisionMixin", "association_signs", "fit_sparse_classifier", "fit_sparse_regressor"]
+
+_L2_GRID = np.logspace(-4, 4, 10)        # the C values LogisticRegressionCV(Cs=10) tries
+_RIDGE_GRID = np.logspace(-3, 3, 13)
 
 
 def _standardise(F):
@@ -30,6 +38,69 @@ def _standardise(F):
 def _unscale(coef, intercept, mean, scale):
     raw = coef / scale
     return raw, intercept - raw @ mean
+
+
+def _targets(y, classes=None, regression=False) -> np.ndarray:
+    """(n, R) targets: a 0/1 column for ``classes_[1]`` (two classes), one-hot (more), or y."""
+    if regression:
+        return np.asarray(y, float)[:, None]
+    classes = np.unique(y) if classes is None else classes
+    onehot = (np.asarray(y)[:, None] == classes[None, :]).astype(float)
+    return onehot[:, 1:] if len(classes) == 2 else onehot
+
+
+def association_signs(F, y, groups, primary=None, *, regression=False) -> np.ndarray:
+    """Per target row and column: +1, -1 or 0, the sign of the association between the concept's
+    reading signal (column ``primary[g]`` of concept ``g``; default its first column) and the
+    target row (see the module docstring). Every column of a concept gets its concept's sign."""
+    groups = np.asarray(groups)
+    n_groups = groups.max() + 1
+    if primary is None:
+        primary = np.array([np.flatnonzero(groups == g)[0] for g in range(n_groups)])
+    T = _targets(y, regression=regression)
+    X = F[:, primary] - F[:, primary].mean(axis=0)
+    cov = X.T @ (T - T.mean(axis=0)) / len(F)           # (n_groups, R)
+    sign = np.where(np.abs(cov) > 1e-12, np.sign(cov), 0.0)
+    return sign.T[:, groups]                              # (R, n_columns)
+
+
+def _bounded_fit(Z, T, signs, l1, l2, kind, start=None):
+    """Minimise mean loss + l1 * sum(signs * W) + l2 / 2 * ||W||^2 over W with sign(W) = signs
+    (0 where signs is 0) and a free intercept per row, by L-BFGS-B. ``kind``: "logistic" (one 0/1
+    row), "softmax" (one-hot rows) or "squares" (one real row). Returns (W, b)."""
+    n, p = Z.shape
+    R = signs.shape[0]
+
+    def objective(theta):
+        W, b = theta[: R * p].reshape(R, p), theta[R * p:]
+        S = Z @ W.T + b
+        if kind == "logistic":
+            loss = np.mean(np.logaddexp(0, S) - T * S)
+            G = (expit(S) - T) / n
+        elif kind == "softmax":
+            L = log_softmax(S, axis=1)
+            loss = -np.mean((T * L).sum(axis=1))
+            G = (np.exp(L) - T) / n
+        else:
+            E = S - T
+            loss = 0.5 * np.mean(E ** 2)
+            G = E / n
+        value = loss + l1 * np.sum(signs * W) + 0.5 * l2 * np.sum(W * W)
+        grad_W = G.T @ Z + l1 * signs + l2 * W
+        return value, np.concatenate([grad_W.ravel(), G.sum(axis=0)])
+
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (0.0, 0.0) for s in signs.ravel()]
+    bounds += [(None, None)] * R
+    if start is None:
+        if kind == "squares":
+            b0 = T.mean(axis=0)
+        else:
+            mean = np.clip(T.mean(axis=0), 1e-6, 1 - 1e-6)
+            b0 = np.log(mean / (1 - mean)) if kind == "logistic" else np.log(mean)
+        start = np.concatenate([np.zeros(R * p), b0])
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": 2000, "gtol": 1e-7})
+    return result.x[: R * p].reshape(R, p), result.x[R * p:], result.x
 
 
 def _select_along_path(coefs, groups, max_concepts):
@@ -50,44 +121,98 @@ def _select_along_path(coefs, groups, max_concepts):
     return np.isin(groups, chosen)
 
 
-def fit_sparse_classifier(F, y, groups, max_concepts, *, random_state=0, n_Cs=30):
-    """Returns ``(coef (n_classes_or_1, n_columns), intercept, used_columns)``."""
+def _path(Z, T, signs, kind, n_steps):
+    """Coefficients along the sign-bounded L1 path, from the penalty where the first column
+    enters down to a thousandth of it (warm-started)."""
+    R = signs.shape[0]
+    residual = T - T.mean(axis=0)   # at W = 0 with the best intercepts, for all three losses
+    entering = np.max(signs * (residual.T @ Z) / len(Z), initial=0.0)
+    if entering <= 0:
+        return
+    start = None
+    for l1 in entering * np.logspace(0, -3, n_steps):
+        W, _, start = _bounded_fit(Z, T, signs, l1, 0.0, kind, start)
+        yield W.reshape(R, -1)
+
+
+def _kind(T, regression):
+    return "squares" if regression else ("logistic" if T.shape[1] == 1 else "softmax")
+
+
+def _score(Z, T, W, b, kind):
+    S = Z @ W.T + b
+    if kind == "squares":
+        return -np.mean((S - T) ** 2)
+    if kind == "logistic":
+        return np.mean((S[:, 0] > 0) == (T[:, 0] > 0.5))
+    return np.mean(S.argmax(axis=1) == T.argmax(axis=1))
+
+
+def _refit(Z, T, signs, kind, y, random_state):
+    """L2-penalised refit under the bounds, the penalty chosen by 5-fold CV (accuracy, or squared
+    error for regression); ties go to the first value of the grid (the strongest C penalty)."""
+    n = len(Z)
+    if kind == "squares":
+        grid = [alpha / n for alpha in _RIDGE_GRID]          # RidgeCV's alphas on the summed loss
+        folds = KFold(5, shuffle=True, random_state=random_state).split(Z)
+    else:
+        grid = [1.0 / (C * n) for C in _L2_GRID]            # LogisticRegression's C, strong to weak
+        counts = np.bincount(np.asarray(T.argmax(axis=1) if T.shape[1] > 1 else T[:, 0], int))
+        n_splits = int(min(5, counts[counts > 0].min())) if len(counts) else 1
+        folds = (StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(Z, y)
+                 if n_splits >= 2 else [])
+    folds = list(folds)
+    if folds:
+        scores = np.zeros(len(grid))
+        for train, test in folds:
+            start = None
+            for i, l2 in enumerate(grid):          # strong to weak: warm starts along the grid
+                W, b, start = _bounded_fit(Z[train], T[train], signs, 0.0, l2, kind, start)
+                scores[i] += _score(Z[test], T[test], W, b, kind)
+        best = grid[int(np.argmax(scores))]
+    else:
+        best = grid[len(grid) // 2]
+    W, b, _ = _bounded_fit(Z, T, signs, 0.0, best, kind)
+    return W, b
+
+
+def _fit_sparse(F, y, groups, max_concepts, signs, allowed, regression, random_state, n_steps):
     Z, mean, scale = _standardise(F)
-
-    def path():
-        l1 = LogisticRegression(l1_ratio=1.0, solver="saga", max_iter=300, tol=1e-3, warm_start=True,
-                                random_state=random_state)
-        for C in np.logspace(-3, 1, n_Cs):
-            yield l1.set_params(C=C).fit(Z, y).coef_
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        used = _select_along_path(path(), groups, max_concepts)
-        if not used.any():  # even the weakest penalty picked nothing: keep the single best column
-            used[int(np.argmax(np.abs(Z.T @ (y == y[0]))))] = True
-        refit = LogisticRegressionCV(Cs=10, cv=5, l1_ratios=(0.0,), scoring="accuracy", max_iter=2000,
-                                     use_legacy_attributes=False, random_state=random_state).fit(Z[:, used], y)
-    coef = np.zeros((refit.coef_.shape[0], F.shape[1]))
-    coef[:, used] = refit.coef_
-    raw, raw_intercept = _unscale(coef, refit.intercept_.copy(), mean, scale)
+    T = _targets(y, regression=regression)
+    kind = _kind(T, regression)
+    signs = signs * (np.ones(F.shape[1], bool) if allowed is None else np.asarray(allowed, bool))
+    signs = signs * (F.std(axis=0) > 1e-9)
+    used = _select_along_path(_path(Z, T, signs, kind, n_steps), groups, max_concepts)
+    if not used.any():  # nothing can enter (every column gated or unassociated): the intercept alone
+        W = np.zeros_like(signs)
+        b = _bounded_fit(Z, T, np.zeros_like(signs), 0.0, 0.0, kind)[1]
+    else:
+        W, b = _refit(Z, T, signs * used, kind, y, random_state)
+        used = used & (np.abs(W) > 0).any(axis=0)   # a chosen column refitted to 0 carries nothing
+    raw, raw_intercept = _unscale(W, b, mean, scale)
     raw[:, ~used] = 0.0
     return raw, raw_intercept, used
 
 
-def fit_sparse_regressor(F, y, groups, max_concepts):
+def fit_sparse_classifier(F, y, groups, max_concepts, *, signs=None, allowed=None, random_state=0, n_steps=30):
+    """Returns ``(coef (n_classes_or_1, n_columns), intercept, used_columns)``.
+
+    ``signs`` (rows x columns, from :func:`association_signs` unless given) bound each weight's
+    direction; ``allowed`` (a column mask) keeps gated columns at 0."""
+    groups = np.asarray(groups)
+    if signs is None:
+        signs = association_signs(F, y, groups)
+    return _fit_sparse(F, y, groups, max_concepts, np.asarray(signs, float), allowed, False, random_state, n_steps)
+
+
+def fit_sparse_regressor(F, y, groups, max_concepts, *, signs=None, allowed=None, random_state=0, n_steps=30):
     """Returns ``(coef (n_columns,), intercept, used_columns)`` for a least-squares target."""
-    Z, mean, scale = _standardise(F)
-    y_mean = y.mean()
-    _, coefs, _ = lasso_path(Z, y - y_mean, alphas=60)
-    used = _select_along_path(coefs.T, groups, max_concepts)  # alphas go from strong to weak
-    if not used.any():
-        used[int(np.argmax(np.abs(Z.T @ (y - y_mean))))] = True
-    refit = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z[:, used], y)
-    coef = np.zeros(F.shape[1])
-    coef[used] = refit.coef_
-    raw, raw_intercept = _unscale(coef, float(refit.intercept_), mean, scale)
-    raw[~used] = 0.0
-    return raw, float(raw_intercept), used
+    groups = np.asarray(groups)
+    if signs is None:
+        signs = association_signs(F, y, groups, regression=True)
+    coef, intercept, used = _fit_sparse(F, np.asarray(y, float), groups, max_concepts, np.asarray(signs, float),
+                                        allowed, True, random_state, n_steps)
+    return coef[0], float(intercept[0]), used
 
 
 class LinearDecisionMixin:

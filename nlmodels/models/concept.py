@@ -14,11 +14,12 @@ from .._validation import check_int_param, check_texts, check_texts_labels
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
-from ._head import LinearDecisionMixin, fit_sparse_classifier, fit_sparse_regressor
+from ..concepts.fidelity import describe as describe_fidelity
+from ._head import LinearDecisionMixin, association_signs, fit_sparse_classifier, fit_sparse_regressor
 
 __all__ = ["ConceptClassifier", "ConceptRegressor", "QuestionEmbedder"]
 
-_MEASURES = ("embedding", "llm", "distill")
+_MEASURES = ("auto", "embedding", "llm", "distill")
 SIGNALS = ("similar", "mentions")
 
 
@@ -59,16 +60,21 @@ class _ConceptFeatures:
         if self.measure in ("llm", "distill") and self.llm is None:
             raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
         check_int_param("max_concepts", self.max_concepts, 1)
+        if getattr(self, "gated", "drop") not in ("drop", "llm"):
+            raise ValueError(f"gated must be 'drop' or 'llm', got {self.gated!r}")
+        check_int_param("recheck", getattr(self, "recheck", 0), 0)
+        self.measure_ = ("llm" if self.llm is not None else "embedding") if self.measure == "auto" else self.measure
 
     def _embed(self, texts):
         return self.embedder_.encode(texts)
 
     def _make_measurer(self):
-        if self.measure == "llm":
-            return LLMMeasurer(self.llm, on_error=self.on_error)
-        if self.measure == "distill":
+        if self.measure_ == "llm":
+            return LLMMeasurer(self.llm, on_error=self.on_error, recheck=getattr(self, "recheck", 0),
+                               random_state=self.random_state)
+        if self.measure_ == "distill":
             return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
-                                   on_error=self.on_error, n_jobs=self.n_jobs)
+                                   on_error=self.on_error, n_jobs=self.n_jobs, gated=getattr(self, "gated", "drop"))
         return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, n_jobs=self.n_jobs)
 
     def _propose_and_measure(self, texts, y):
@@ -138,6 +144,7 @@ class _ConceptFeatures:
         return F
 
     def _fill_missing(self, F):
+        """Replace missing scores (failed chat calls) by each column's training mean (``fill_values_``)."""
         with np.errstate(all="ignore"):
             self.fill_values_ = np.nan_to_num(np.nanmean(F, axis=0), nan=0.0)
         return np.where(np.isnan(F), self.fill_values_, F)
@@ -158,6 +165,73 @@ class _ConceptFeatures:
         self.measurer_.select(keep)
         self.fill_values_ = self.fill_values_[columns]
         return columns
+
+    def _column_gate(self) -> np.ndarray:
+        """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
+        passed = {(r["concept"], r["signal"]): r["passed"] for r in self.measurer_.fidelity_}
+        signals = self.measurer_.signals
+        return np.array([passed[(k, s)] is not False for k in range(len(self.concepts_)) for s in signals])
+
+    def _reading_columns(self) -> np.ndarray:
+        """Per concept, the column of the signal that measures what its sentence says."""
+        return np.arange(len(self.concepts_)) * self.n_signals_ + self.measurer_.reading_signal()
+
+    def _fit_head_step(self, F, y) -> None:
+        """The head step of ``fit`` (and of ``refit_head``): weights bounded to the sign of each
+        concept's association with the target, gated columns kept at 0, at most ``max_concepts``
+        concepts; concepts without weight are dropped; fidelity, support and gated concepts recorded."""
+        groups = self._groups(len(self.concepts_))
+        allowed = self._column_gate()
+        names = self.concept_names()
+        gated = [(names[k], self.measurer_.fidelity_[k * self.n_signals_]) for k in range(len(self.concepts_))
+                 if not allowed[k * self.n_signals_:(k + 1) * self.n_signals_].any()]
+        signs = association_signs(F, y, groups, self._reading_columns(), regression=self._regression)
+        fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
+        coef, intercept, used = fit(F, y, groups, self.max_concepts, signs=signs, allowed=allowed,
+                                    random_state=self.random_state)
+        columns = self._keep(used)
+        if self._regression:
+            self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
+        else:
+            self.coef_, self.intercept_ = coef[:, columns], intercept
+        self.gated_concepts_ = [{"concept": name, **{k: v for k, v in rec.items() if k != "concept"}}
+                                for name, rec in gated]
+        self.support_ = self._support(F[:, columns], y)
+
+    def _support(self, F, y) -> list[dict]:
+        """Per weighted concept, on the training texts: how often its reading signal fires (score
+        >= 0.5) and how the classes split there (regression: the mean target where it fires)."""
+        out = []
+        for k, column in enumerate(self._reading_columns()):
+            fires = F[:, column] >= 0.5
+            entry = {"fires": int(fires.sum()), "n_texts": len(F)}
+            if self._regression:
+                entry["mean_target_when_fires"] = float(np.mean(y[fires])) if fires.any() else None
+                entry["mean_target_otherwise"] = float(np.mean(y[~fires])) if (~fires).any() else None
+            else:
+                entry["class_shares"] = {_label(c): float(np.mean(y[fires] == c)) if fires.any() else None
+                                         for c in np.unique(y)}
+            out.append(entry)
+        return out
+
+    @property
+    def fidelity_(self) -> pd.DataFrame:
+        """One row per weighted concept and signal: how its measurement was checked on held-out
+        texts (``metric``: auc, agreement, consistency, exact, defined, unverified), the figure,
+        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity)."""
+        check_is_fitted(self, "measurer_")
+        names = self.concept_names()
+        rows = [{"concept": names[r["concept"]], "measured_by": self.measurer_.name, **{
+            k: v for k, v in r.items() if k != "concept"}} for r in self.measurer_.fidelity_]
+        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed"]
+        frame = pd.DataFrame(rows)
+        return frame[columns + [c for c in frame.columns if c not in columns]] if rows else pd.DataFrame(columns=columns)
+
+    @property
+    def chat_calls_per_text_(self) -> int:
+        """Chat-model calls ``predict`` makes per text (0: none)."""
+        check_is_fitted(self, "measurer_")
+        return self.measurer_.chat_calls_per_text
 
     def _record_training(self, texts, y) -> None:
         """Keep what the model's record says about its training data: size, balance, date."""
@@ -180,12 +254,16 @@ _COMMON_PARAMS = """
         without one (the default) everything runs offline.
     embedder : Embedder, default=None
         ``None`` uses the bundled all-MiniLM-L6-v2 (:class:`~nlmodels.SentenceTransformerEmbedder`).
-    measure : {"embedding", "llm", "distill"}, default="embedding"
-        How a text's score on a concept is measured. ``"embedding"``: a probe on the text embedding
-        trained to recognise the concept's phrases, plus whether a phrase occurs (two columns per
-        concept); written questions get their cosine to the text. ``"llm"``: the chat model answers
-        all concepts for each text in one call. ``"distill"``: it answers for ``n_distill`` training
-        texts and a probe per concept learns those answers; predict makes no chat call.
+    measure : {"auto", "embedding", "llm", "distill"}, default="auto"
+        How a text's score on a concept is measured. ``"auto"``: ``"llm"`` when ``llm`` is given,
+        else ``"embedding"`` (recorded in ``measure_``). ``"embedding"``: a probe on the text
+        embedding trained to recognise the concept's phrases, plus whether a phrase occurs (two
+        columns per concept); written questions get their cosine to the text (unverified).
+        ``"llm"``: the chat model answers all concepts for each text in one call, at fit and at
+        predict (one call per text). ``"distill"``: it answers for ``n_distill`` training texts and a
+        probe per concept learns those answers; a probe that does not agree with the chat model on
+        held-out answered texts is gated (see ``gated``); predict makes no chat call unless
+        ``gated="llm"`` keeps a concept the chat model answers.
     max_concepts : int, default=30
         At most this many concepts carry weight in the fitted model.
     concepts : list of str or Concept, default=None
@@ -197,6 +275,14 @@ _COMMON_PARAMS = """
     questions_per_round : int, default=10
     n_distill : int, default=200
         Training texts the chat model answers for ``measure="distill"``.
+    gated : {"drop", "llm"}, default="drop"
+        ``measure="distill"``: what a concept whose probe fails its fidelity gate becomes.
+        ``"drop"``: it never carries weight; ``"llm"``: the chat model answers it (only the gated
+        questions, one call per text at fit and predict).
+    recheck : int, default=0
+        ``measure="llm"``: ask this many training texts again with the questions in another order
+        and report each concept's agreement as its fidelity (``recheck`` more calls, cached); a
+        concept agreeing less than 0.8 with itself never carries weight.
     phrases_per_class : int, default=200
         Mined phrases per class (offline proposer).
     groups_per_class : int or "auto", default="auto"
@@ -213,8 +299,8 @@ _COMMON_PARAMS = """
 
 
 class _ConceptModel(_ConceptFeatures, BaseEstimator):
-    def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
-                 proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200,
+    def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
+                 proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
                  phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
         self.llm = llm
         self.embedder = embedder
@@ -225,6 +311,8 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         self.n_rounds = n_rounds
         self.questions_per_round = questions_per_round
         self.n_distill = n_distill
+        self.gated = gated
+        self.recheck = recheck
         self.phrases_per_class = phrases_per_class
         self.groups_per_class = groups_per_class
         self.on_error = on_error
@@ -245,31 +333,85 @@ class _ConceptModel(_ConceptFeatures, BaseEstimator):
         frame.index = pd.Index(range(len(texts)), name="text")
         return frame
 
-    def _weights_table(self, row: int) -> list[tuple[float, str, str]]:
+    def _direction(self, row: int, weight: float) -> str:
+        """The direction of a weight in words."""
+        if self._regression:
+            return "raises" if weight > 0 else "lowers"
+        if len(self.classes_) == 2:
+            return f"toward {_label(self.classes_[1 if weight > 0 else 0])}"
+        return ("toward " if weight > 0 else "against ") + _label(self.classes_[row])
+
+    def _evidence(self, k: int, weights, row: int = 0) -> str:
+        """What a person can check on a concept's line: how often it fires in training, how the
+        classes split there, and each signal's weight with the fidelity of its measurement."""
+        support = self.support_[k]
+        what = "yes" if self.n_signals_ == 1 else "fires"
+        part = f"{what} for {support['fires']} of {support['n_texts']} training texts"
+        if self._regression:
+            if support["fires"]:
+                part += f", mean target {support['mean_target_when_fires']:.3g} there"
+                if support.get("mean_target_otherwise") is not None:
+                    part += f" ({support['mean_target_otherwise']:.3g} elsewhere)"
+        elif support["fires"]:
+            toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
+            share, overall = support["class_shares"][_label(toward)], self._class_share(toward)
+            part += f", {100 * share:.0f}% of them {_label(toward)} ({100 * overall:.0f}% of all)"
+        records = [r for r in self.measurer_.fidelity_ if r["concept"] == k]
+        if self.n_signals_ == 1:
+            return f"{part}; measured by {describe_fidelity(records[0])}"
+        signals = ", ".join(
+            f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
+            for r, w in zip(records, weights))
+        return f"{part}; {signals}"
+
+    def _weights_table(self, row: int) -> list[tuple[float, str, str, str]]:
+        """(summed weight, direction, concept, evidence) per concept, strongest first."""
         S = self.n_signals_
-        signals = self.measurer_.signals
         lines = []
         for k, name in enumerate(self.concept_names()):
             w = self.coef_[row, k * S:(k + 1) * S]
-            detail = "" if S == 1 else "  (" + ", ".join(f"{s} {v:+.2f}" for s, v in zip(signals, w)) + ")"
-            lines.append((float(w.sum()), name, detail))
+            total = float(w.sum())
+            lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row)))
         return sorted(lines, key=lambda t: -abs(t[0]))
+
+    def _class_share(self, label) -> float:
+        counts = {_label(c["label"]): c["share"] for c in self.training_["classes"]}
+        return counts[_label(label)]
+
+    def _gated_lines(self, limit: int = 10) -> list[str]:
+        gated = getattr(self, "gated_concepts_", [])
+        if not gated:
+            return []
+        lines = [f"not measured faithfully, so never weighted ({len(gated)}):"]
+        lines += [f"  - {g['concept']}  ({describe_fidelity(g)})" for g in gated[:limit]]
+        if len(gated) > limit:
+            lines.append(f"  ... and {len(gated) - limit} more (gated_concepts_)")
+        return lines
 
     def _format(self, rows, header, row_titles, html_out=False):
         if html_out:
             parts = [f"<div><b>{html.escape(header)}</b>"]
             for row, title in zip(rows, row_titles):
                 parts.append(f"<p>{html.escape(title)} — intercept {self.intercept_[row]:+.3f}</p><table>")
-                for w, name, detail in self._weights_table(row):
-                    if w != 0 or detail:
-                        parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(name)}"
-                                     f"<small>{html.escape(detail)}</small></td></tr>")
+                for w, direction, name, evidence in self._weights_table(row):
+                    if w != 0:
+                        parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
+                                     f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
                 parts.append("</table>")
+            gated = self._gated_lines()
+            if gated:
+                parts.append("<p><small>" + "<br>".join(html.escape(g) for g in gated) + "</small></p>")
             return "".join(parts) + "</div>"
         out = [header]
         for row, title in zip(rows, row_titles):
             out.append(f"{title}\n  {self.intercept_[row]:+8.3f}  intercept")
-            out += [f"  {w:+8.3f}  {name}{detail}" for w, name, detail in self._weights_table(row)]
+            for w, direction, name, evidence in self._weights_table(row):
+                if w == 0 and len(rows) > 1:
+                    continue  # multiclass: a concept weighted for another class only
+                out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
+        if not self.concepts_:
+            out.append("  no concept carries weight: every prediction is the intercept alone")
+        out += self._gated_lines()
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit (nlmodels.report)
@@ -338,16 +480,10 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, _ConceptModel):
         texts, y = check_texts_labels(X, y)
         self.classes_ = np.unique(y)
         _, F = self._propose_and_measure(texts, y)
-        F = self._fill_missing(F)
-        coef, intercept, used = self._fit_head(F, y, self._groups(len(self.concepts_)))
-        columns = self._keep(used)
-        self.coef_, self.intercept_ = coef[:, columns], intercept
+        self._fit_head_step(self._fill_missing(F), y)
         self.n_features_in_ = 1
         self._record_training(texts, y)
         return self
-
-    def _fit_head(self, F, y, groups):
-        return fit_sparse_classifier(F, y, groups, self.max_concepts, random_state=self.random_state)
 
     def decision_function(self, X):
         check_is_fitted(self, "coef_")
@@ -412,16 +548,10 @@ class ConceptRegressor(RegressorMixin, _ConceptModel):
     def fit(self, X, y):
         texts, y = check_texts_labels(X, y, regression=True)
         _, F = self._propose_and_measure(texts, y)
-        F = self._fill_missing(F)
-        coef, intercept, used = self._fit_head(F, y, self._groups(len(self.concepts_)))
-        columns = self._keep(used)
-        self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
+        self._fit_head_step(self._fill_missing(F), y)
         self.n_features_in_ = 1
         self._record_training(texts, y)
         return self
-
-    def _fit_head(self, F, y, groups):
-        return fit_sparse_regressor(F, y, groups, self.max_concepts)
 
     def predict(self, X):
         check_is_fitted(self, "coef_")
@@ -458,13 +588,14 @@ class QuestionEmbedder(_ConceptFeatures, TransformerMixin, BaseEstimator):
         Treat ``y`` as a numeric target when proposing concepts.
     """
 
-    def __init__(self, llm=None, *, embedder=None, measure="embedding", max_concepts=30, concepts=None,
-                 proposer="auto", n_rounds=1, questions_per_round=10, n_distill=200,
+    def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
+                 proposer="auto", n_rounds=1, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
                  phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0,
                  regression=False):
         _ConceptModel.__init__(self, llm, embedder=embedder, measure=measure, max_concepts=max_concepts,
                                concepts=concepts, proposer=proposer, n_rounds=n_rounds,
                                questions_per_round=questions_per_round, n_distill=n_distill,
+                               gated=gated, recheck=recheck,
                                phrases_per_class=phrases_per_class, groups_per_class=groups_per_class,
                                on_error=on_error, n_jobs=n_jobs, random_state=random_state)
         self.regression = regression

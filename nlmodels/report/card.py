@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validation import check_texts_labels
 from .._version import __version__
+from ..concepts.fidelity import describe as describe_fidelity
 from .concept_state import measurement_text
 from .export import chat_model_record, plain
 from .plots import concept_weights, figure_png, plot_explanation, plot_weights
@@ -104,6 +105,9 @@ def _concepts(model, texts, y, predicted, F, n_examples):
         }
         if "mentions" in signals:
             record["mentions"] = float(block[:, signals.index("mentions")].mean())
+        if hasattr(model, "support_"):
+            row = int(np.argmax([abs(w) for w in record["weights"]]))
+            record["evidence"] = model._evidence(k, model.coef_[row, k * S:(k + 1) * S], row)
         out.append(record)
     order = np.argsort([-max(abs(w) for w in c["weights"]) for c in out], kind="stable")
     return [out[i] for i in order]
@@ -231,6 +235,8 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         "embedder": plain(model.embedder_.identity),
         "metrics": metrics,
         "concepts": concepts,
+        "fidelity": _fidelity_rows(model),
+        "gated": [{"concept": g["concept"], "fidelity": describe_fidelity(g)} for g in getattr(model, "gated_concepts_", [])],
         "usage": usage,
         "training": training,
         "test": test,
@@ -319,6 +325,15 @@ def _edit_text(e) -> tuple[str, str, str]:
     return str(e.get("date")), str(e.get("author") or "–"), " — ".join(what)
 
 
+def _fidelity_rows(model) -> list[dict]:
+    """Each weighted concept's measurement, as checked on held-out texts (``model.fidelity_``)."""
+    if not hasattr(model, "support_"):
+        return []
+    return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
+             "gate": {True: "passed", False: "failed: no weight", None: "unverified"}[r["passed"]]}
+            for r in model.fidelity_.to_dict("records")]
+
+
 def _weights_text(c, titles) -> str:
     if len(c["weights"]) == 1:
         return f"{c['weights'][0]:+.3f}"
@@ -366,6 +381,14 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
     out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c),
                                f"{c['fires']:.1%}", f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
                               for i, c in enumerate(data["concepts"])])
+    out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
+    if data["fidelity"]:
+        out += ["### Fidelity: each measurement checked on held-out texts", ""]
+        out += _md_table(["concept", "signal", "fidelity", "gate"],
+                         [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
+    if data["gated"]:
+        out += ["### Not measured faithfully, so never weighted", ""]
+        out += [f"- {_md(g['concept'])} ({_md(g['fidelity'])})" for g in data["gated"]] + [""]
     if "weights" in images:
         out += [f"![concept weights]({images['weights']})", ""]
     out += ["### Where each concept fires most strongly", ""]
@@ -465,6 +488,17 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
                     f"<td>{_h(c['source'])}</td></tr>")
     parts.append("<table class='concepts'><tr><th>#</th><th>concept</th><th>weight</th><th>signals</th><th>fires</th>"
                  "<th>mentions</th><th>source</th></tr>" + "".join(rows) + "</table>")
+    evidence = "".join(f"<li><b>{_h(c['name'])}</b>: {_h(c['evidence'])}</li>" for c in data["concepts"]
+                       if c.get("evidence"))
+    if evidence:
+        parts.append(f"<p class='small'>On the training texts:</p><ul class='small'>{evidence}</ul>")
+    if data["fidelity"]:
+        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
+        parts.append(_table(["concept", "signal", "fidelity", "gate"],
+                            [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
+    if data["gated"]:
+        parts.append("<h3>Not measured faithfully, so never weighted</h3><ul>" + "".join(
+            f"<li>{_h(g['concept'])} ({_h(g['fidelity'])})</li>" for g in data["gated"]) + "</ul>")
     if "weights" in images:
         parts.append(f"<img alt='concept weights' src='data:image/png;base64,"
                      f"{base64.b64encode(images['weights']).decode()}'>")

@@ -28,7 +28,7 @@ __all__ = ["export_state", "from_state", "handles", "measurement_text", "pipelin
 
 _NAMES = ("ConceptClassifier", "ConceptRegressor", "QuestionEmbedder")
 # Fitted attributes that are plain values and are carried over as they are.
-_SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_")
+_SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_", "measure_", "gated_concepts_", "support_")
 
 
 def handles(model_or_class) -> bool:
@@ -65,7 +65,11 @@ def measurement_text(model) -> str:
     if isinstance(m, DistillMeasurer):
         return (f"Distilled: the chat model {llm['model']} ({llm['server']}) answered every question yes/no for "
                 f"{getattr(m, 'n_answered_', '?')} training texts; a logistic probe per question on the text "
-                "embedding learned those answers. Prediction makes no chat call.")
+                "embedding learned those answers, and each probe's agreement with the chat model on answered texts "
+                "it was not fitted on is its fidelity. Probes that fail the gate "
+                + ("are answered by the chat model itself (one call per predicted text)."
+                   if getattr(m, "fallback_", None) is not None else
+                   "carry no weight; prediction makes no chat call."))
     if isinstance(m, LLMMeasurer):
         return (f"Chat model: {llm['model']} ({llm['server']}) answers all {len(m.concepts_)} questions yes (1) "
                 "or no (0) for each text in one call; missing answers are replaced by the training mean.")
@@ -73,6 +77,10 @@ def measurement_text(model) -> str:
 
 
 def _measurer_state(m) -> dict:
+    return {**_measurer_arrays(m), "fidelity": plain(getattr(m, "fidelity_", []))}
+
+
+def _measurer_arrays(m) -> dict:
     if isinstance(m, EmbeddingMeasurer):
         return {"type": "embedding", "signals": list(m.signals), "C": m.C,
                 "centroids": encode_array(m.centroids_), "low": encode_array(m.low_), "high": encode_array(m.high_),
@@ -81,15 +89,25 @@ def _measurer_state(m) -> dict:
     if isinstance(m, DistillMeasurer):
         return {"type": "distill", "signals": list(m.signals), "C": m.C, "n_distill": m.n_distill,
                 "random_state": plain(m.random_state), "on_error": m.on_error,
-                "n_answered": plain(getattr(m, "n_answered_", None)),
-                "probe_weights": encode_array(m.W_), "probe_bias": encode_array(m.b_)}
+                "n_answered": plain(getattr(m, "n_answered_", None)), "gated": m.gated,
+                "probe_weights": encode_array(m.W_), "probe_bias": encode_array(m.b_),
+                "answered_by_llm": encode_array(m.answered_by_llm_),
+                "fallback": None if m.fallback_ is None else {
+                    **_measurer_arrays(m.fallback_), "column": encode_array(m.fallback_column_)}}
     if isinstance(m, LLMMeasurer):
         return {"type": "llm", "signals": list(m.signals), "max_chars": m.max_chars, "on_error": m.on_error,
+                "recheck": m.recheck, "random_state": plain(m.random_state),
                 "asked_concepts": [concept_record(c) for c in m.concepts_], "keep": encode_array(m.keep_)}
     raise TypeError(f"cannot export a {type(m).__name__}")
 
 
 def _rebuild_measurer(state: dict, concepts: list[Concept], embedder, llm, n_jobs):
+    m = _rebuild_arrays(state, concepts, embedder, llm, n_jobs)
+    m.fidelity_ = list(state.get("fidelity") or [])
+    return m
+
+
+def _rebuild_arrays(state: dict, concepts: list[Concept], embedder, llm, n_jobs):
     kind = state["type"]
     if kind == "embedding":
         m = EmbeddingMeasurer(embedder, signals=tuple(state["signals"]), C=state["C"], n_jobs=n_jobs)
@@ -102,14 +120,21 @@ def _rebuild_measurer(state: dict, concepts: list[Concept], embedder, llm, n_job
         raise ValueError(f"this model is measured by a chat model (measure={kind!r}): pass load(path, llm=...)")
     if kind == "distill":
         m = DistillMeasurer(llm, n_distill=state["n_distill"], C=state["C"], random_state=state["random_state"],
-                            on_error=state["on_error"], n_jobs=n_jobs)
+                            on_error=state["on_error"], n_jobs=n_jobs, gated=state.get("gated", "drop"))
         m.concepts_ = list(concepts)
         m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
+        m.answered_by_llm_ = decode_array(state["answered_by_llm"]) if "answered_by_llm" in state \
+            else np.zeros(len(concepts), bool)
+        m.fallback_ = None
+        if state.get("fallback"):
+            m.fallback_ = _rebuild_arrays(state["fallback"], [], embedder, llm, n_jobs)
+            m.fallback_column_ = decode_array(state["fallback"]["column"])
         if state.get("n_answered") is not None:
             m.n_answered_ = state["n_answered"]
         return m
     if kind == "llm":
-        m = LLMMeasurer(llm, max_chars=state["max_chars"], on_error=state["on_error"])
+        m = LLMMeasurer(llm, max_chars=state["max_chars"], on_error=state["on_error"],
+                        recheck=state.get("recheck", 0), random_state=state.get("random_state", 0))
         m.concepts_ = [Concept.from_dict(c) for c in state["asked_concepts"]]
         m.keep_ = decode_array(state["keep"])
         return m

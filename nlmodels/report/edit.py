@@ -122,33 +122,8 @@ def edit(model, remove=(), add=(), *, author: str | None = None, note: str | Non
 
 def _measure_added(model, texts, E, added: list[Concept]) -> None:
     """Fit the measurement of the added concepts and append them to the model's concepts."""
-    m = model.measurer_
-    if isinstance(m, EmbeddingMeasurer):
-        extra = EmbeddingMeasurer(model.embedder_, signals=m.signals, C=m.C, n_jobs=m.n_jobs).fit(texts, E, added)
-        m.concepts_ = list(m.concepts_) + added
-        m.centroids_ = np.concatenate([m.centroids_, extra.centroids_], axis=1)
-        m.low_, m.high_ = np.concatenate([m.low_, extra.low_]), np.concatenate([m.high_, extra.high_])
-        m.has_phrases_ = np.concatenate([m.has_phrases_, extra.has_phrases_])
-        m.W_, m.b_ = np.concatenate([m.W_, extra.W_], axis=1), np.concatenate([m.b_, extra.b_])
-    elif isinstance(m, DistillMeasurer):
-        extra = DistillMeasurer(m.llm, n_distill=m.n_distill, C=m.C, random_state=m.random_state,
-                                on_error=m.on_error, n_jobs=m.n_jobs).fit(texts, E, added)
-        m.concepts_ = list(m.concepts_) + added
-        m.W_, m.b_ = np.concatenate([m.W_, extra.W_], axis=1), np.concatenate([m.b_, extra.b_])
-    else:  # LLMMeasurer: one prompt asks every concept, so the prompt is rebuilt
-        model.measurer_ = LLMMeasurer(m.llm, max_chars=m.max_chars, on_error=m.on_error).fit(
-            None, None, list(model.concepts_) + added)
+    model.measurer_.extend(texts, E, added)
     model.concepts_ = list(model.concepts_) + added
-
-
-def _fit_head(model, F, y, groups):
-    if hasattr(model, "_fit_head"):
-        return model._fit_head(F, y, groups)
-    from ..models._head import fit_sparse_classifier, fit_sparse_regressor
-
-    if model._regression:
-        return fit_sparse_regressor(F, y, groups, model.max_concepts)
-    return fit_sparse_classifier(F, y, groups, model.max_concepts, random_state=model.random_state)
 
 
 def refit_head(model, X, y):
@@ -174,12 +149,7 @@ def refit_head(model, X, y):
     F = model._fill_missing(model.measurer_.transform(texts, E))
     if not model._regression:
         model.classes_ = np.unique(y)
-    coef, intercept, used = _fit_head(model, F, y, model._groups(len(model.concepts_)))
-    columns = model._keep(used)
-    if model._regression:
-        model.coef_, model.intercept_ = coef[None, columns], np.array([intercept])
-    else:
-        model.coef_, model.intercept_ = coef[:, columns], intercept
+    model._fit_head_step(F, y)
     after = set(model.concept_names())
     entry = dict(model.edits_[-1])
     entry["refit"] = {"date": _now(), "n_texts": len(texts), "concepts": len(model.concepts_),
