@@ -305,6 +305,10 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     surrogate = nlmodels.load(tmp_path / "surrogate.json")
     assert isinstance(surrogate, ConceptClassifier) and len(surrogate.concepts_) <= 5
     assert list(pd.read_csv(tmp_path / "d.csv").columns) == ["text", "black_box", "surrogate"]
+    # A model JSON is a black box too (here: the surrogate just written).
+    assert main(["explain-model", str(tmp_path / "surrogate.json"), str(tmp_path / "texts.csv"), "--max-concepts", "3",
+                 "-q"]) == 0
+    assert "Concept surrogate of a black box (labels)" in capsys.readouterr().out
     (tmp_path / "junk.joblib").write_text("not a pickle")
     assert main(["explain-model", str(tmp_path / "junk.joblib"), str(tmp_path / "texts.csv")]) == 2
     assert "cannot load" in capsys.readouterr().err
