@@ -33,3 +33,5 @@ from .models import load  # noqa: E402  (reads a model written by model.to_json)
 __all__.append("load")
 from .models import ConceptTreeClassifier, RuleListClassifier  # noqa: E402
 __all__ += ["ConceptTreeClassifier", "RuleListClassifier"]
+from .explain import DifferenceReport, ModelExplanation, explain_difference, explain_model  # noqa: E402
+__all__ += ["DifferenceReport", "ModelExplanation", "explain_difference", "explain_model"]

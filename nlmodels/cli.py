@@ -39,6 +39,8 @@ EPILOG = """examples:
   nlmodels plot weights model.json --out weights.png
   nlmodels plot explain model.json "some text" --out explanation.png
   nlmodels edit model.json train.csv --remove 3 --add "Does the text ask for money?" --author "A. Auditor" --out edited.json
+  nlmodels diff a.csv b.csv --text-column text --out report.html
+  nlmodels explain-model pipeline.joblib texts.csv --max-concepts 10 --out surrogate.json
 
 Chat models: --chat-model/--base-url at fit time; the key is read from OPENAI_API_KEY and is never
 written to any file. The fit prints its chat calls and tokens first, and asks above --confirm-above
@@ -451,6 +453,76 @@ def cmd_edit(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from .explain import explain_difference
+
+    texts = []
+    for path in (args.a, args.b):
+        frame = _read_table(path, args.sep, [("--text-column", args.text_column)])
+        texts.append(_texts(frame, args.text_column, path))
+    out = _check_out(args.out, (".html", ".htm", ".md", ".json")) if args.out else None
+    names = tuple(args.names) if args.names else (Path(args.a).stem, Path(args.b).stem)
+    if names[0] == names[1]:
+        names = ("A", "B")
+    llm = None
+    if args.chat_model or args.base_url:
+        from .llm import ChatModel
+
+        llm = ChatModel(args.chat_model, base_url=args.base_url, progress=not args.quiet)
+        from .explain.difference import call_bound
+
+        n = [round(len(t) * args.test_size) for t in texts]
+        n_a, n_b = call_bound(2, n[0], n[1], args.max_texts_per_group, args.max_calls)
+        _say(f"at most {2 + n_a + n_b} chat calls (2 proposal rounds + {n_a} + {n_b} held-out texts)", args.quiet)
+    _say(f"read {len(texts[0])} texts of {names[0]!r} and {len(texts[1])} of {names[1]!r}; proposing on "
+         f"{1 - args.test_size:.0%}, testing on {args.test_size:.0%} …", args.quiet)
+    report = explain_difference(texts[0], texts[1], llm=llm, names=names, test_size=args.test_size,
+                                max_hypotheses=args.max_hypotheses, max_texts_per_group=args.max_texts_per_group,
+                                max_calls=args.max_calls, random_state=args.random_state)
+    print(report)
+    if out is not None:
+        report.save(out)
+        _say(f"wrote {out}", args.quiet)
+    return 0
+
+
+def _load_black_box(path: str):
+    p = _existing(path, "model file")
+    if p.suffix.lower() == ".json":
+        return _load_model(path)
+    import joblib
+
+    try:
+        return joblib.load(p)
+    except Exception as error:  # a file that is not a joblib pickle, or one needing a missing package
+        raise UsageError(f"cannot load {path} with joblib: {type(error).__name__}: {error}") from None
+
+
+def cmd_explain_model(args) -> int:
+    from .explain import explain_model
+
+    model = _load_black_box(args.model)
+    method = "predict_proba" if args.proba else "predict"
+    if not callable(getattr(model, method, None)):
+        raise UsageError(f"{args.model} holds a {type(model).__name__}, which has no {method}")
+    frame = _read_table(args.data, args.sep, [("--text-column", args.text_column)])
+    texts = _texts(frame, args.text_column, args.data)
+    out = _check_out(args.out, (".json",)) if args.out else None
+    disagreements = _check_out(args.disagreements, (".csv",), "--disagreements") if args.disagreements else None
+    _say(f"calling {type(model).__name__}.{method} on {len(texts)} texts, fitting a surrogate of at most "
+         f"{args.max_concepts} concepts on {1 - args.test_size:.0%} of them …", args.quiet)
+    explained = explain_model(getattr(model, method), texts, max_concepts=args.max_concepts,
+                              test_size=args.test_size, random_state=args.random_state)
+    print(explained)
+    if out is not None:
+        explained.surrogate.to_json(out)
+        _say(f"wrote the surrogate to {out} (use it with nlmodels explain / report)", args.quiet)
+    if disagreements is not None:
+        explained.disagreements.to_csv(disagreements, index=False)
+        _say(f"wrote {len(explained.disagreements)} disagreements to {disagreements}", args.quiet)
+    return 0
+
+
 # ---------------------------------------------------------------------- the parser
 def _data_options(p, *, label: bool) -> None:
     p.add_argument("--text-column", default="text", metavar="NAME",
@@ -482,7 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlmodels", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Readable text classifiers and regressors: fit a model from a CSV file, predict, explain a "
-                    "prediction, write a model card, plot, or edit its concepts by hand.",
+                    "prediction, write a model card, plot, or edit its concepts by hand; explain the difference "
+                    "between two sets of texts (diff) or a black-box model (explain-model).",
     )
     parser.add_argument("--version", action="version", version=f"nlmodels {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -599,6 +672,50 @@ def build_parser() -> argparse.ArgumentParser:
     _chat_options(p, fit=False)
     _quiet(p)
     p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("diff", help="what texts of one CSV file show more often than those of another",
+                       description="Propose hypotheses on part of each file's texts ('texts of A, more often than "
+                                   "texts of B, mention ...') and test each on the held-out rest: shares, difference "
+                                   "with a 95% interval, Fisher's exact p-value, Benjamini-Hochberg q-value. Prints "
+                                   "the report; --out writes it as .html, .md or .json.")
+    p.add_argument("a", help="CSV (or TSV) file of the texts of group A")
+    p.add_argument("b", help="CSV (or TSV) file of the texts of group B")
+    _data_options(p, label=False)
+    p.add_argument("--out", default=None, metavar="REPORT.html|.md|.json", help="where to write the report")
+    p.add_argument("--names", nargs=2, default=None, metavar=("A", "B"),
+                   help="names of the two groups in the sentences (default: the file names)")
+    p.add_argument("--test-size", type=float, default=0.5, metavar="F",
+                   help="share of each group held out to test the hypotheses (default: 0.5)")
+    p.add_argument("--max-hypotheses", type=int, default=20, metavar="N",
+                   help="offline: phrase groups tested (default: 20)")
+    p.add_argument("--max-texts-per-group", type=int, default=100, metavar="N",
+                   help="with a chat model: held-out texts of each group it answers for (default: 100)")
+    p.add_argument("--max-calls", type=int, default=None, metavar="N",
+                   help="with a chat model: a hard cap on chat requests (samples shrink to fit)")
+    _chat_options(p, fit=True)
+    p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed of the split (default: 0)")
+    _quiet(p)
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("explain-model", help="explain a black-box model with a concept surrogate",
+                       description="Call a saved model (a scikit-learn pipeline saved with joblib, or a model JSON) "
+                                   "once on the texts of a CSV file, fit a concept model to its outputs on part of "
+                                   "them and report its agreement with the black box on the rest. Load only joblib "
+                                   "files you trust: loading one runs code.")
+    p.add_argument("model", help="a .joblib/.pkl file whose object has predict (and predict_proba), or a model JSON")
+    p.add_argument("data", help="CSV (or TSV) file with a text column (no labels needed)")
+    _data_options(p, label=False)
+    p.add_argument("--proba", action="store_true",
+                   help="explain predict_proba's positive column (a score) instead of predict (labels)")
+    p.add_argument("--max-concepts", type=int, default=10, metavar="N", help="concepts in the surrogate (default: 10)")
+    p.add_argument("--test-size", type=float, default=0.25, metavar="F",
+                   help="share of the texts held out to measure fidelity (default: 0.25)")
+    p.add_argument("--out", default=None, metavar="SURROGATE.json", help="where to write the surrogate model")
+    p.add_argument("--disagreements", default=None, metavar="FILE.csv",
+                   help="where to write the held-out texts on which surrogate and black box differ")
+    p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed (default: 0)")
+    _quiet(p)
+    p.set_defaults(func=cmd_explain_model)
     return parser
 
 

@@ -138,7 +138,7 @@ def test_input_errors_exit_2_with_one_clear_line(files, capsys):
 def test_help_explains_every_option():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"fit", "predict", "explain", "report", "plot", "edit"}
+    assert set(subparsers) == {"fit", "predict", "explain", "report", "plot", "edit", "diff", "explain-model"}
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"nlmodels {name}: {action.option_strings or action.dest} has no help"
