@@ -26,7 +26,8 @@ from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, Ph
                         phrase_matches)
 from ..embed import SentenceTransformerEmbedder
 from ..report.card import CSS, _h, _kv, _md, _md_table, _short
-from ..report.export import chat_model_record, plain
+from .._codec import plain
+from ..llm.record import chat_model_record
 from ._stats import benjamini_hochberg, compare_proportions
 
 __all__ = ["DifferenceReport", "explain_difference"]
