@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["decode_array", "decode_labels", "encode_array", "encode_labels", "plain"]
+__all__ = ["decode_array", "decode_labels", "encode_array", "encode_labels", "label_text", "plain", "plain_label"]
 
 
 def _short_floats(a: np.ndarray) -> np.ndarray:
@@ -89,3 +89,14 @@ def decode_labels(d: dict) -> np.ndarray:
         out[:] = d["values"]
         return out
     return np.array(d["values"], dtype=np.dtype(d["dtype"]))
+
+
+def plain_label(value):
+    """A class label as plain Python (numpy scalars as plain numbers or strings)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def label_text(value, *, quoted: bool = False) -> str:
+    """A class label as a person reads it: ``spam`` (or ``'spam'`` with ``quoted``; numbers bare)."""
+    value = plain_label(value)
+    return repr(value) if quoted else str(value)

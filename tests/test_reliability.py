@@ -197,7 +197,7 @@ def test_fit_survives_30_percent_faults_with_cut_short_json_and_refits_from_cach
     data = load_sms_spam_sample().head(60)
     texts = list(data.text)
     server = fault_server(sms_answers, rates=FLAKY_30, seed=1, max_faults_per_request=3)
-    llm = ChatModel("fake", base_url=server.base_url, max_retries=8, timeout=5.0, progress=False)
+    llm = ChatModel("fake", base_url=server.base_url, max_retries=8, max_repairs=3, timeout=30.0, progress=False)
     model = ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm").fit(texts, data.label)
 
     faults = server.fault_counts()

@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from nlmodels import ChatModel, ConceptTreeClassifier, RuleListClassifier
-from nlmodels.models.rules import Condition, Rule
+from nlmodels.models._rule_base import Condition, Rule
 from textsets import answer_review_questions, reviews, topics
 
 

@@ -3,6 +3,7 @@
 from .concept import Concept, describe_phrases
 from .measurers import DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, fit_probes, phrase_matches
 from .proposers import LLMProposer, PhraseProposer, class_bins, merge_near_duplicates
+from .rule_proposer import RuleProposer
 
 __all__ = [
     "Concept",
@@ -11,6 +12,7 @@ __all__ = [
     "LLMMeasurer",
     "LLMProposer",
     "PhraseProposer",
+    "RuleProposer",
     "class_bins",
     "describe_phrases",
     "fit_probes",

@@ -25,7 +25,7 @@ from .._version import __version__
 from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, describe_phrases,
                         phrase_matches)
 from ..embed import SentenceTransformerEmbedder
-from ..report.card import CSS, _h, _kv, _md, _md_table, _short
+from ..report.markup import CSS, h as _h, kv as _kv, md as _md, md_table as _md_table, short as _short
 from .._codec import plain
 from ..llm.record import chat_model_record
 from ._stats import benjamini_hochberg, compare_proportions

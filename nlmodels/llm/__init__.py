@@ -1,7 +1,8 @@
 """Language-model access: the chat client, the persistent call cache, usage and budget."""
 
 from .cache import CallCache, cache_key, default_cache_dir, get_cache
-from .chat import BudgetExceededError, ChatModel, LLMBatchError, LLMError, Usage
+from .chat import ChatModel
+from .errors import BudgetExceededError, LLMBatchError, LLMError, Usage
 from .cost import CostEstimate
 
 __all__ = [

@@ -108,7 +108,7 @@ def run_batch(client, requests: dict[str, dict], *, folder: Path, server: dict,
     """Run ``requests`` ({cache key: request body}) as one batch; return {key: why} for the lines
     that got no answer. Raises :class:`~nlmodels.LLMError` when the batch itself fails or expires
     (after reading the lines it finished)."""
-    from .chat import LLMError
+    from .errors import LLMError
 
     folder.mkdir(parents=True, exist_ok=True)
     found = _find_state(folder, set(requests), server)

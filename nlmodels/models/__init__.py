@@ -2,9 +2,12 @@
 
 from ._document import ESTIMATORS, from_dict, load, to_dict, to_json
 from .auglinear import AugLinearClassifier, AugLinearRegressor
-from .concept import ConceptClassifier, ConceptRegressor, QuestionEmbedder
-from .rules import ConceptTreeClassifier, RuleListClassifier
+from .concept_classifier import ConceptClassifier
+from .concept_regressor import ConceptRegressor
+from .concept_transformer import ConceptTransformer, QuestionEmbedder
+from .concept_tree import ConceptTreeClassifier
+from .rule_list import RuleListClassifier
 
 __all__ = ["ESTIMATORS", "AugLinearClassifier", "AugLinearRegressor", "ConceptClassifier", "ConceptRegressor",
-           "ConceptTreeClassifier", "QuestionEmbedder", "RuleListClassifier", "from_dict", "load", "to_dict",
+           "ConceptTransformer", "ConceptTreeClassifier", "QuestionEmbedder", "RuleListClassifier", "from_dict", "load", "to_dict",
            "to_json"]

@@ -18,7 +18,6 @@ rule list and the tree use them for their own ``_export_state`` and ``_from_stat
 
 from __future__ import annotations
 
-import numpy as np
 
 from .._codec import decode_array, decode_labels, encode_array, encode_labels, plain
 from ..concepts import Concept

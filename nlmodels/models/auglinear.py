@@ -40,12 +40,12 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_texts, check_texts_labels
 from ..embed import SentenceTransformerEmbedder
-from .._codec import decode_array, decode_labels, encode_array, encode_labels, plain
+from .._codec import decode_array, decode_labels, encode_array, encode_labels, label_text, plain
 from ..embed.record import embedder_record, rebuild_embedder
 from ._contract import TextEstimatorMixin, non_negative_int, positive_int
 from ._document import register, to_json
 from ._head import LinearDecisionMixin
-from .concept import training_summary
+from ._pipeline import training_summary
 
 __all__ = ["AugLinearClassifier", "AugLinearRegressor"]
 
@@ -53,11 +53,6 @@ _INTERCEPT = "intercept"
 _TOL = 1e-4  # solver tolerance of the logistic regressions
 _CV_MAX_ITER = 100
 
-
-def _label(value) -> str:
-    """A class label as a person writes it (numpy scalars as plain numbers, strings quoted)."""
-    value = value.item() if hasattr(value, "item") else value
-    return repr(value)
 
 
 def _standardise(D):
@@ -594,7 +589,7 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
         return frame
 
     def _sections(self):
-        names = [_label(c) for c in self.classes_]
+        names = [label_text(c, quoted=True) for c in self.classes_]
         if len(self.classes_) == 2:
             return [({"class": self.classes_[1], "direction": "for"}, f"strongest n-grams toward {names[1]}", 0, 1),
                     ({"class": self.classes_[0], "direction": "for"}, f"strongest n-grams toward {names[0]}", 0, -1)]
@@ -603,8 +598,8 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
                 for d, sign in (("for", 1), ("against", -1))]
 
     def _header(self) -> str:
-        classes = ", ".join(_label(c) for c in self.classes_)
-        note = (f"; decision value toward {_label(self.classes_[1])} (below 0: {_label(self.classes_[0])})"
+        classes = ", ".join(label_text(c, quoted=True) for c in self.classes_)
+        note = (f"; decision value toward {label_text(self.classes_[1], quoted=True)} (below 0: {label_text(self.classes_[0], quoted=True)})"
                 if len(self.classes_) == 2 else "; one decision value per class, the largest wins")
         return super()._header() + f"\nclasses {classes}{note}"
 

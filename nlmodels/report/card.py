@@ -9,8 +9,6 @@ script, no outside resource).
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 import os
 from datetime import datetime, timezone
@@ -21,22 +19,15 @@ import numpy as np
 from .._validation import check_texts_labels
 from .._version import __version__
 from ..concepts.fidelity import describe as describe_fidelity
-from .._codec import plain
+from .._codec import label_text, plain
 from ..llm.record import chat_model_record
+from .card_render import FIRES_AT, render_html, render_markdown
+from .markup import fmt as _fmt, short as _short
 from .plots import concept_weights, figure_png, plot_explanation, plot_weights
 
 __all__ = ["card_data", "check_card_support", "write_card"]
 
-FIRES_AT = 0.5
 
-
-def _label(value) -> str:
-    return str(value.item() if hasattr(value, "item") else value)
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _usage(llm):
@@ -58,11 +49,11 @@ def _classification_metrics(model, texts, y):
         "accuracy_95ci": 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / len(texts)),
         "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
         "macro_f1": float(f1_score(y, predicted, labels=list(model.classes_), average="macro", zero_division=0)),
-        "per_class": [{"class": _label(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+        "per_class": [{"class": label_text(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                        "support": int(s[i])} for i, c in enumerate(labels)],
-        "labels": [_label(c) for c in labels],
+        "labels": [label_text(c) for c in labels],
         "confusion": confusion_matrix(y, predicted, labels=labels).tolist(),
-        "unknown_classes": [_label(c) for c in labels[len(model.classes_):]],
+        "unknown_classes": [label_text(c) for c in labels[len(model.classes_):]],
     }
 
 
@@ -91,7 +82,7 @@ def _concepts(model, texts, y, predicted, F, n_examples):
         order = np.lexsort((-block.sum(axis=1), -main))[:n_examples]
         examples = [{"text": texts[i], "score": float(main[i]),
                      "scores": {s: float(block[i, j]) for j, s in enumerate(signals)},
-                     "label": _label(y[i]), "predicted": _label(predicted[i])}
+                     "label": label_text(y[i]), "predicted": label_text(predicted[i])}
                     for i in order if main[i] > 0]
         record = {
             "index": k, "name": name, "text": concept.text, "source": concept.source,
@@ -219,7 +210,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     test = {"n_texts": len(texts)}
     if not model._regression:
         values, counts = np.unique(y, return_counts=True)
-        test["classes"] = [{"label": _label(v), "count": int(c), "share": float(c / len(y))}
+        test["classes"] = [{"label": label_text(v), "count": int(c), "share": float(c / len(y))}
                            for v, c in zip(values, counts)]
     return {
         "title": title or f"Model card: {type(model).__name__}",
@@ -227,7 +218,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         "library_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "printed": str(model),
-        "classes": [_label(c) for c in model.classes_] if hasattr(model, "classes_") else None,
+        "classes": [label_text(c) for c in model.classes_] if hasattr(model, "classes_") else None,
         "intercept": [float(v) for v in model.intercept_],
         "row_titles": _row_titles(model),
         "signals": list(model.measurer_.signals),
@@ -252,19 +243,11 @@ def _row_titles(model) -> list[str]:
     if not hasattr(model, "classes_"):
         return ["weight"]
     if len(model.classes_) == 2:
-        return [f"weight toward {_label(model.classes_[1])}"]
-    return [f"weight for {_label(c)}" for c in model.classes_]
+        return [f"weight toward {label_text(model.classes_[1])}"]
+    return [f"weight for {label_text(c)}" for c in model.classes_]
 
 
 # ---------------------------------------------------------------------- shared wording
-def _fmt(v, digits=3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.{digits}f}"
-    return str(v)
-
-
 def _metric_lines(m) -> list[tuple[str, str]]:
     if m["kind"] == "classification":
         return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
@@ -345,190 +328,6 @@ def _signal_text(c) -> str:
         return ""
     return ", ".join(f"{s} {w[0]:+.2f}" if len(w) == 1 else f"{s} " + "/".join(f"{v:+.2f}" for v in w)
                      for s, w in c["signal_weights"].items())
-
-
-# ---------------------------------------------------------------------- Markdown
-def _md(text) -> str:
-    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
-
-
-def _md_table(header, rows) -> list[str]:
-    out = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
-    return out + [""]
-
-
-def render_markdown(data: dict, images: dict[str, str]) -> str:
-    m = data["metrics"]
-    out = [f"# {_md(data['title'])}", "",
-           f"{data['estimator']} · nlmodels {data['library_version']} · card written {data['created']}", ""]
-    out += ["## Summary", ""] + _md_table(["", ""], [
-        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
-        ("concepts", str(len(data["concepts"]))), ("measured by", data["measurement"]),
-        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
-                     f"(sha256 {str(data['embedder'].get('weights_sha256') or '–')[:16]}…)"),
-    ] + _usage_lines(data["usage"])[:1])
-    out += ["## Performance on the test set", ""] + _md_table(["metric", "value"], _metric_lines(m))
-    if m["kind"] == "classification":
-        out += ["Per class:", ""] + _md_table(["class", "precision", "recall", "F1", "support"], [
-            (c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"]) for c in m["per_class"]])
-        out += ["Confusion matrix (rows: true class, columns: predicted):", ""] + _md_table(
-            ["true \\ predicted"] + m["labels"], [[label] + row for label, row in zip(m["labels"], m["confusion"])])
-    out += ["## Concepts", "",
-            f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
-            f"its score ({data['signals'][0]}) is at least {FIRES_AT}.", ""]
-    header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
-    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c),
-                               f"{c['fires']:.1%}", f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
-                              for i, c in enumerate(data["concepts"])])
-    out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
-    if data["fidelity"]:
-        out += ["### Fidelity: each measurement checked on held-out texts", ""]
-        out += _md_table(["concept", "signal", "fidelity", "gate"],
-                         [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
-    if data["gated"]:
-        out += ["### Not measured faithfully, so never weighted", ""]
-        out += [f"- {_md(g['concept'])} ({_md(g['fidelity'])})" for g in data["gated"]] + [""]
-    if "weights" in images:
-        out += [f"![concept weights]({images['weights']})", ""]
-    out += ["### Where each concept fires most strongly", ""]
-    for i, c in enumerate(data["concepts"]):
-        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else ""))
-        out.append("")
-        for e in c["examples"]:
-            out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
-                       f"“{_md(_short(e['text'], 200))}”")
-        if not c["examples"]:
-            out.append("- (no test text scores above 0)")
-        out.append("")
-    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", ""]
-    if "explanation" in images:
-        out += [f"![explanation]({images['explanation']})", ""]
-    out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
-    out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
-    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
-        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
-            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
-        if data["test"].get("classes") else []))
-    out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
-    out += ["## Edit history", ""]
-    out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
-            if data["edits"] else ["No edits: the model is as fitted.", ""])
-    out += ["## The model as printed", "", "```", data["printed"], "```", ""]
-    return "\n".join(out)
-
-
-# ---------------------------------------------------------------------- HTML
-CSS = """
-body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;color:#1d2630;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:24px 32px;background:#fff;min-height:100vh}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:28px 0 8px;border-bottom:2px solid #e3e7ec;padding-bottom:4px}
-h3{font-size:16px;margin:18px 0 6px}.meta{color:#5b6773;font-size:13px}
-table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #d6dce3;padding:4px 8px;vertical-align:top}
-th{background:#eef1f5;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.pos{color:#a93226;font-weight:600}td.neg{color:#215d91;font-weight:600}
-.kv th{width:220px}.bar{display:inline-block;height:10px;background:#5d8aa8;vertical-align:middle}
-.concept{margin:10px 0;padding:8px 12px;border-left:4px solid #d6dce3;background:#fafbfc}
-.concept ul{margin:4px 0 0 18px;padding:0;font-size:13px}.score{font-variant-numeric:tabular-nums;color:#5b6773}
-img{max-width:100%;border:1px solid #e3e7ec}pre{background:#f3f5f7;padding:10px;overflow-x:auto;font-size:12px}
-.diag{background:#e8f3e8}.small{font-size:12px;color:#5b6773}
-"""
-
-
-def _h(text) -> str:
-    return html.escape(str(text))
-
-
-def _kv(rows) -> str:
-    return "<table class='kv'>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _table(header, rows, numeric=()) -> str:
-    head = "".join(f"<th>{_h(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{_h(v)}</td>" if j in numeric else f"<td>{_h(v)}</td>"
-                                    for j, v in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def render_html(data: dict, images: dict[str, bytes]) -> str:
-    m = data["metrics"]
-    parts = [f"<h1>{_h(data['title'])}</h1>",
-             f"<p class='meta'>{_h(data['estimator'])} · nlmodels {_h(data['library_version'])} · "
-             f"card written {_h(data['created'])}</p>"]
-    parts += ["<h2>Summary</h2>", _kv([
-        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
-        ("concepts", len(data["concepts"])), ("measured by", data["measurement"]),
-        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
-                     f"(weights sha256 {data['embedder'].get('weights_sha256') or '–'})"),
-    ] + _usage_lines(data["usage"])[:1])]
-    parts += ["<h2>Performance on the test set</h2>", _kv(_metric_lines(m))]
-    if m["kind"] == "classification":
-        parts.append(_table(["class", "precision", "recall", "F1", "support"],
-                            [(c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"])
-                             for c in m["per_class"]], numeric=(1, 2, 3, 4)))
-        head = "".join(f"<th>{_h(label)}</th>" for label in m["labels"])
-        body = "".join(f"<tr><th>{_h(label)}</th>" + "".join(
-            f"<td class='num{' diag' if i == j else ''}'>{v}</td>" for j, v in enumerate(row)) + "</tr>"
-            for i, (label, row) in enumerate(zip(m["labels"], m["confusion"])))
-        parts.append(f"<p class='small'>Confusion matrix (rows: true class, columns: predicted)</p>"
-                     f"<table><tr><th>true \\ predicted</th>{head}</tr>{body}</table>")
-    parts += ["<h2>Concepts</h2>",
-              f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
-              f"text when its score ({_h(data['signals'][0])}) is at least {FIRES_AT}; "
-              "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
-    rows = []
-    for i, c in enumerate(data["concepts"]):
-        w = c["weights"][0] if len(c["weights"]) == 1 else None
-        cls = "" if w is None else " pos" if w > 0 else " neg"
-        bar = f"<span class='bar' style='width:{int(round(60 * c['fires']))}px'></span> "
-        rows.append(f"<tr><td class='num'>{i + 1}</td><td>{_h(c['name'])}</td>"
-                    f"<td class='num{cls}'>{_h(_weights_text(c, data['row_titles']))}</td>"
-                    f"<td class='small'>{_h(_signal_text(c))}</td><td class='num'>{bar}{c['fires']:.1%}</td>"
-                    f"<td class='num'>{_h(format(c['mentions'], '.1%') if 'mentions' in c else '–')}</td>"
-                    f"<td>{_h(c['source'])}</td></tr>")
-    parts.append("<table class='concepts'><tr><th>#</th><th>concept</th><th>weight</th><th>signals</th><th>fires</th>"
-                 "<th>mentions</th><th>source</th></tr>" + "".join(rows) + "</table>")
-    evidence = "".join(f"<li><b>{_h(c['name'])}</b>: {_h(c['evidence'])}</li>" for c in data["concepts"]
-                       if c.get("evidence"))
-    if evidence:
-        parts.append(f"<p class='small'>On the training texts:</p><ul class='small'>{evidence}</ul>")
-    if data["fidelity"]:
-        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
-        parts.append(_table(["concept", "signal", "fidelity", "gate"],
-                            [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
-    if data["gated"]:
-        parts.append("<h3>Not measured faithfully, so never weighted</h3><ul>" + "".join(
-            f"<li>{_h(g['concept'])} ({_h(g['fidelity'])})</li>" for g in data["gated"]) + "</ul>")
-    if "weights" in images:
-        parts.append(f"<img alt='concept weights' src='data:image/png;base64,"
-                     f"{base64.b64encode(images['weights']).decode()}'>")
-    parts.append("<h3>Where each concept fires most strongly</h3>")
-    for i, c in enumerate(data["concepts"]):
-        items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · label {_h(e['label'])}, predicted "
-                        f"{_h(e['predicted'])}: “{_h(_short(e['text'], 240))}”</li>" for e in c["examples"])
-        phrases = f"<div class='small'>phrases: {_h(', '.join(c['phrases']))}</div>" if c["phrases"] else ""
-        parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
-                     f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
-    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
-    if "explanation" in images:
-        parts.append(f"<img alt='explanation of one prediction' src='data:image/png;base64,"
-                     f"{base64.b64encode(images['explanation']).decode()}'>")
-    parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
-    parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
-    test_rows = [("test texts", data["test"]["n_texts"])]
-    if data["test"].get("classes"):
-        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                          for c in data["test"]["classes"])))
-    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
-    parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
-    parts.append("<h2>Edit history</h2>")
-    parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
-                 if data["edits"] else "<p>No edits: the model is as fitted.</p>")
-    parts += ["<h2>The model as printed</h2>", f"<pre>{_h(data['printed'])}</pre>"]
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{_h(data['title'])}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"
-            f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
 def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **options) -> str:

@@ -13,6 +13,8 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._codec import label_text
+
 __all__ = ["figure_png", "plot_explanation", "plot_weights"]
 
 POSITIVE = "#c0392b"
@@ -24,9 +26,6 @@ def _short(text: str, width: int = 60) -> str:
     return textwrap.shorten(" ".join(str(text).split()), width=width, placeholder="…")
 
 
-def _label(value) -> str:
-    return str(value.item() if hasattr(value, "item") else value)
-
 
 def _rows(model, target):
     """(row of coef_, title) pairs to draw: binary/regression one row; multiclass the target or all."""
@@ -36,13 +35,13 @@ def _rows(model, target):
     if len(classes) == 2:
         if target is not None and target not in classes:
             raise ValueError(f"target {target!r} is not a class; classes are {classes}")
-        return [(0, f"weight toward {_label(classes[1])} (negative: toward {_label(classes[0])})")]
+        return [(0, f"weight toward {label_text(classes[1])} (negative: toward {label_text(classes[0])})")]
     if target is None:
-        return [(k, f"class {_label(c)}") for k, c in enumerate(classes)]
+        return [(k, f"class {label_text(c)}") for k, c in enumerate(classes)]
     if target not in classes:
         raise ValueError(f"target {target!r} is not a class; classes are {classes}")
     k = classes.index(target)
-    return [(k, f"class {_label(classes[k])}")]
+    return [(k, f"class {label_text(classes[k])}")]
 
 
 def concept_weights(model, row: int) -> np.ndarray:
@@ -143,12 +142,12 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
         ax.set_xlabel("prediction")
     elif len(classes) == 2:
         p = 1 / (1 + np.exp(-total))
-        outcome = (f"predicted {_label(classes[int(total > 0)])}; "
-                   f"P({_label(classes[1])}) = {p:.3f}")
-        ax.set_xlabel(f"decision value toward {_label(classes[1])} (above 0) / {_label(classes[0])} (below 0)")
+        outcome = (f"predicted {label_text(classes[int(total > 0)])}; "
+                   f"P({label_text(classes[1])}) = {p:.3f}")
+        ax.set_xlabel(f"decision value toward {label_text(classes[1])} (above 0) / {label_text(classes[0])} (below 0)")
     else:
-        outcome = f"decision value for class {_label(target)} (predicted {_label(model.predict([text])[0])})"
-        ax.set_xlabel(f"decision value for class {_label(target)}")
+        outcome = f"decision value for class {label_text(target)} (predicted {label_text(model.predict([text])[0])})"
+        ax.set_xlabel(f"decision value for class {label_text(target)}")
     fig.suptitle(_short(f"“{text}”", 110) + "\n" + outcome, fontsize=10)
     return fig
 

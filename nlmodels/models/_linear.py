@@ -1,0 +1,227 @@
+"""The sparse linear concept model that ConceptClassifier and ConceptRegressor share: the head step
+(fidelity gate, sign-bounded sparse weights, support on the training texts), explanations that add
+up exactly, and the printed model."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from .._codec import label_text
+from .._validation import check_texts
+from ..concepts.fidelity import describe as describe_fidelity
+from ._contract import CONCEPT_LINEAR
+from ._edit import edit, refit_head
+from ._head import association_signs, fit_sparse_classifier, fit_sparse_regressor
+from ._pipeline import ConceptPipeline, store_params
+from ._views import render
+
+__all__ = ["LinearConceptModel"]
+
+
+class LinearConceptModel(ConceptPipeline, BaseEstimator):
+    """Propose, measure, then a sparse linear head whose weights point the way their concepts read."""
+
+    _parameter_constraints = CONCEPT_LINEAR
+    def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
+                 proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
+                 phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
+        store_params(self, locals())
+
+    def estimate_cost(self, X, y=None):
+        """Chat calls and tokens of ``fit(X, y)`` (unfitted) or ``predict(X)`` (fitted), before running
+        it; see :func:`nlmodels.models._cost.estimate_cost`."""
+        from ._cost import estimate_cost
+        return estimate_cost(self, X, y)
+
+    # ------------------------------------------------------------------ the head step
+    def _column_gate(self) -> np.ndarray:
+        """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
+        passed = {(r["concept"], r["signal"]): r["passed"] for r in self.measurer_.fidelity_}
+        signals = self.measurer_.signals
+        return np.array([passed[(k, s)] is not False for k in range(len(self.concepts_)) for s in signals])
+
+    def _reading_columns(self) -> np.ndarray:
+        """Per concept, the column of the signal that measures what its sentence says."""
+        return np.arange(len(self.concepts_)) * self.n_signals_ + self.measurer_.reading_signal()
+
+    def _fit_head_step(self, F, y) -> None:
+        """The head step of ``fit`` (and of ``refit_head``): weights bounded to the sign of each
+        concept's association with the target, gated columns kept at 0, at most ``max_concepts``
+        concepts; concepts without weight are dropped; fidelity, support and gated concepts recorded."""
+        groups = self._groups(len(self.concepts_))
+        allowed = self._column_gate()
+        names = self.concept_names()
+        gated = [(names[k], self.measurer_.fidelity_[k * self.n_signals_]) for k in range(len(self.concepts_))
+                 if not allowed[k * self.n_signals_:(k + 1) * self.n_signals_].any()]
+        signs = association_signs(F, y, groups, self._reading_columns(), regression=self._regression)
+        fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
+        coef, intercept, used = fit(F, y, groups, self.max_concepts, signs=signs, allowed=allowed,
+                                    random_state=self.random_state)
+        columns = self._keep(used)
+        if self._regression:
+            self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])
+        else:
+            self.coef_, self.intercept_ = coef[:, columns], intercept
+        self.gated_concepts_ = [{"concept": name, **{k: v for k, v in rec.items() if k != "concept"}}
+                                for name, rec in gated]
+        self.support_ = self._support(F[:, columns], y)
+
+    def _support(self, F, y) -> list[dict]:
+        """Per weighted concept, on the training texts: how often its reading signal fires (score
+        >= 0.5) and how the classes split there (regression: the mean target where it fires)."""
+        out = []
+        for k, column in enumerate(self._reading_columns()):
+            fires = F[:, column] >= 0.5
+            entry = {"fires": int(fires.sum()), "n_texts": len(F)}
+            if self._regression:
+                entry["mean_target_when_fires"] = float(np.mean(y[fires])) if fires.any() else None
+                entry["mean_target_otherwise"] = float(np.mean(y[~fires])) if (~fires).any() else None
+            else:
+                entry["class_shares"] = {label_text(c, quoted=True): float(np.mean(y[fires] == c)) if fires.any() else None
+                                         for c in np.unique(y)}
+            out.append(entry)
+        return out
+
+    @property
+    def fidelity_(self) -> pd.DataFrame:
+        """One row per weighted concept and signal: how its measurement was checked on held-out
+        texts (``metric``: auc, agreement, consistency, exact, defined, unverified), the figure,
+        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity)."""
+        check_is_fitted(self, "measurer_")
+        names = self.concept_names()
+        rows = [{"concept": names[r["concept"]], "measured_by": self.measurer_.name, **{
+            k: v for k, v in r.items() if k != "concept"}} for r in self.measurer_.fidelity_]
+        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed"]
+        frame = pd.DataFrame(rows)
+        return frame[columns + [c for c in frame.columns if c not in columns]] if rows else pd.DataFrame(columns=columns)
+
+    @property
+    def chat_calls_per_text_(self) -> int:
+        """Chat-model calls ``predict`` makes per text (0: none)."""
+        check_is_fitted(self, "measurer_")
+        return self.measurer_.chat_calls_per_text
+
+    # ------------------------------------------------------------------ reading the model
+    def _contributions(self, F, row: int) -> np.ndarray:
+        """Per text and concept: the concept's signals times their weights, summed."""
+        S = self.n_signals_
+        return (F * self.coef_[row]).reshape(len(F), -1, S).sum(axis=2)
+
+    def _explain(self, X, row: int) -> pd.DataFrame:
+        texts = check_texts(X)
+        parts = self._contributions(self._measure(texts), row)
+        frame = pd.DataFrame(parts, columns=self.concept_names())
+        frame["intercept"] = self.intercept_[row]
+        frame.index = pd.Index(range(len(texts)), name="text")
+        return frame
+
+    def _direction(self, row: int, weight: float) -> str:
+        """The direction of a weight in words."""
+        if self._regression:
+            return "raises" if weight > 0 else "lowers"
+        if len(self.classes_) == 2:
+            return f"toward {label_text(self.classes_[1 if weight > 0 else 0], quoted=True)}"
+        return ("toward " if weight > 0 else "against ") + label_text(self.classes_[row], quoted=True)
+
+    def _evidence(self, k: int, weights, row: int = 0) -> str:
+        """What a person can check on a concept's line: how often it fires in training, how the
+        classes split there, and each signal's weight with the fidelity of its measurement."""
+        support = self.support_[k]
+        what = "yes" if self.n_signals_ == 1 else "fires"
+        part = f"{what} for {support['fires']} of {support['n_texts']} training texts"
+        if self._regression:
+            if support["fires"]:
+                part += f", mean target {support['mean_target_when_fires']:.3g} there"
+                if support.get("mean_target_otherwise") is not None:
+                    part += f" ({support['mean_target_otherwise']:.3g} elsewhere)"
+        elif support["fires"]:
+            toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
+            share, overall = support["class_shares"][label_text(toward, quoted=True)], self._class_share(toward)
+            part += f", {100 * share:.0f}% of them {label_text(toward, quoted=True)} ({100 * overall:.0f}% of all)"
+        records = [r for r in self.measurer_.fidelity_ if r["concept"] == k]
+        if self.n_signals_ == 1:
+            return f"{part}; measured by {describe_fidelity(records[0])}"
+        signals = ", ".join(
+            f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
+            for r, w in zip(records, weights))
+        return f"{part}; {signals}"
+
+    def _weights_table(self, row: int) -> list[tuple[float, str, str, str]]:
+        """(summed weight, direction, concept, evidence) per concept, strongest first."""
+        S = self.n_signals_
+        lines = []
+        for k, name in enumerate(self.concept_names()):
+            w = self.coef_[row, k * S:(k + 1) * S]
+            total = float(w.sum())
+            lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row)))
+        return sorted(lines, key=lambda t: -abs(t[0]))
+
+    def _class_share(self, label) -> float:
+        counts = {label_text(c["label"], quoted=True): c["share"] for c in self.training_["classes"]}
+        return counts[label_text(label, quoted=True)]
+
+    def _gated_lines(self, limit: int = 10) -> list[str]:
+        gated = getattr(self, "gated_concepts_", [])
+        if not gated:
+            return []
+        lines = [f"not measured faithfully, so never weighted ({len(gated)}):"]
+        lines += [f"  - {g['concept']}  ({describe_fidelity(g)})" for g in gated[:limit]]
+        if len(gated) > limit:
+            lines.append(f"  ... and {len(gated) - limit} more (gated_concepts_)")
+        return lines
+
+    def _format(self, rows, header, row_titles, html_out=False):
+        if html_out:
+            parts = [f"<div><b>{html.escape(header)}</b>"]
+            for row, title in zip(rows, row_titles):
+                parts.append(f"<p>{html.escape(title)} — intercept {self.intercept_[row]:+.3f}</p><table>")
+                for w, direction, name, evidence in self._weights_table(row):
+                    if w != 0:
+                        parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
+                                     f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
+                parts.append("</table>")
+            gated = self._gated_lines()
+            if gated:
+                parts.append("<p><small>" + "<br>".join(html.escape(g) for g in gated) + "</small></p>")
+            return "".join(parts) + "</div>"
+        out = [header]
+        for row, title in zip(rows, row_titles):
+            out.append(f"{title}\n  {self.intercept_[row]:+8.3f}  intercept")
+            for w, direction, name, evidence in self._weights_table(row):
+                if w == 0 and len(rows) > 1:
+                    continue  # multiclass: a concept weighted for another class only
+                out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
+        if not self.concepts_:
+            out.append("  no concept carries weight: every prediction is the intercept alone")
+        out += self._gated_lines()
+        return "\n".join(out)
+
+    # ------------------------------------------------------------------ audit: export, card, plots, edits
+
+    def report(self, X, y, path, **options):
+        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html).
+        Options: see :func:`nlmodels.report.card_data`."""
+        return render("card", self, X, y, path, **options)
+
+    def edit(self, remove=(), add=(), *, author=None, note=None):
+        """A copy with concepts removed and/or added (a question or a list of phrases); its head is
+        cleared: call ``.refit_head(X, y)`` on it. Recorded in ``edits_``."""
+        return edit(self, remove=remove, add=add, author=author, note=note)
+
+    def refit_head(self, X, y):
+        """Refit only the head (measuring only what an edit added) with the head step of ``fit``;
+        returns ``self``."""
+        return refit_head(self, X, y)
+
+    def plot_weights(self, **options):
+        """Concept weights as a bar chart (a matplotlib Figure)."""
+        return render("plot_weights", self, **options)
+
+    def plot_explanation(self, text, **options):
+        """One text's prediction as a waterfall from the intercept to the decision value (a Figure)."""
+        return render("plot_explanation", self, text, **options)

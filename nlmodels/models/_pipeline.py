@@ -1,0 +1,251 @@
+"""The concept pipeline every concept estimator shares: propose concepts, measure them.
+
+``texts, labels -> propose (mined phrases, a chat model's questions, a person's concepts) -> measure
+(texts x concepts -> scores in [0, 1])``; the estimators add a head on top (a sparse linear model,
+a rule list, a tree) or none (the transformer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from .._codec import plain_label
+from .._validation import check_texts
+from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
+                        PhraseProposer, class_bins)
+from ..embed import SentenceTransformerEmbedder
+from ._contract import TextEstimatorMixin
+from ._document import to_json
+from ._head import fit_sparse_classifier, fit_sparse_regressor
+from ._state import export_state, from_state
+
+__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "store_params", "training_summary"]
+
+SIGNALS = ("similar", "mentions")
+
+
+def store_params(estimator, given: dict) -> None:
+    """``__init__``'s whole body: store every parameter as given (scikit-learn's contract)."""
+    for name, value in given.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+def training_summary(texts, y, regression: bool, llm=None) -> dict:
+    """What a model's record says about its training data: size, mean length, class balance (or
+    target range), date, and the chat client's usage totals when fit ended."""
+    summary = {"n_texts": len(texts), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "mean_chars": float(np.mean([len(t) for t in texts]))}
+    if regression:
+        summary["target"] = {k: float(f(y)) for k, f in
+                             (("min", np.min), ("mean", np.mean), ("max", np.max), ("std", np.std))}
+    else:
+        values, counts = np.unique(y, return_counts=True)
+        summary["classes"] = [{"label": plain_label(v), "count": int(c),
+                               "share": float(c / len(y))} for v, c in zip(values, counts)]
+    if llm is not None and hasattr(llm, "usage"):
+        summary["chat_usage"] = llm.usage.as_dict()
+    return summary
+
+
+class ConceptPipeline(TextEstimatorMixin):
+    """What every concept estimator shares (ConceptClassifier, ConceptRegressor, ConceptTransformer,
+    RuleListClassifier, ConceptTreeClassifier): propose concepts, then measure them, written once.
+    Parameters are documented on the public classes (:data:`PARAMETERS_DOC`); subclasses add a head.
+
+    Hooks a subclass may override: ``_candidate_groups`` (the phrase-group counts mined offline) and
+    ``_extra_concepts`` (concepts added after the chat model's questions, e.g. proposed rules)."""
+
+    _regression = False
+
+    def _check_params(self):
+        self._check_contract()
+        if self.measure in ("llm", "distill") and self.llm is None:
+            raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
+        if self.proposer == "llm" and self.llm is None:
+            raise ValueError("proposer='llm' needs a chat model: pass llm=ChatModel(...)")
+        self.measure_ = ("llm" if self.llm is not None else "embedding") if self.measure == "auto" else self.measure
+
+    def _embed(self, texts):
+        return self.embedder_.encode(texts)
+
+    def _make_measurer(self):
+        if self.measure_ == "llm":
+            return LLMMeasurer(self.llm, on_error=self.on_error, recheck=getattr(self, "recheck", 0),
+                               random_state=self.random_state)
+        if self.measure_ == "distill":
+            return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
+                                   on_error=self.on_error, n_jobs=self.n_jobs, gated=getattr(self, "gated", "drop"))
+        return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, n_jobs=self.n_jobs)
+
+    def _propose_and_measure(self, texts, y):
+        """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
+        self._check_params()
+        self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
+        E = self._embed(texts)
+        bins = class_bins(y, self._regression)
+        concepts = [c if isinstance(c, Concept) else Concept(str(c), (), "expert") for c in (self.concepts or [])]
+        if self.llm is not None and self.proposer in ("auto", "llm"):
+            concepts = self._llm_rounds(texts, y, bins, E, concepts)
+            concepts += self._extra_concepts(texts, y, concepts)
+        else:
+            self.groups_per_class_ = self._groups_per_class(bins)
+            for groups in self._candidate_groups(bins):
+                concepts += PhraseProposer(phrases_per_class=self.phrases_per_class, groups_per_class=groups,
+                                           random_state=self.random_state).propose(texts, bins, self.embedder_)
+        if not concepts:
+            raise ValueError("no concept could be proposed from these texts (too few or too short?)")
+        self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
+        self.concepts_ = concepts
+        return E, self.measurer_.transform(texts, E)
+
+    def _candidate_groups(self, bins) -> list[int]:
+        """Phrase-group counts per class to mine offline, each a set of candidate concepts."""
+        return [self.groups_per_class_]
+
+    def _extra_concepts(self, texts, y, concepts) -> list:
+        """Concepts added after the chat model's questions (none here)."""
+        return []
+
+    def _groups_per_class(self, bins) -> int:
+        if self.groups_per_class == "auto":  # 32 per class, at most 128 in all, ~25 texts per group
+            return max(4, min(32, 128 // len(np.unique(bins)), len(bins) // 25))
+        return int(self.groups_per_class)
+
+    def _llm_rounds(self, texts, y, bins, E, concepts):
+        """Propose questions in rounds; between rounds, score them offline (question similarity)
+        and show the chat model the training texts the interim model gets most wrong."""
+        proposer = LLMProposer(self.llm, questions_per_round=self.questions_per_round,
+                               random_state=self.random_state)
+        concepts = list(concepts)
+        focus = None
+        for round_ in range(self.n_rounds):
+            concepts += proposer.propose(texts, bins, self.embedder_, focus=focus, existing=concepts, round_=round_)
+            if round_ + 1 < self.n_rounds and concepts:
+                interim = EmbeddingMeasurer(self.embedder_).fit(texts, E, concepts)
+                focus = self._worst(interim.transform(texts, E), y, interim.signals)
+        return concepts
+
+    def _worst(self, F, y, signals):
+        groups = np.repeat(np.arange(F.shape[1] // len(signals)), len(signals))
+        if self._regression:
+            coef, b, _ = fit_sparse_regressor(F, y, groups, self.max_concepts)
+            return np.argsort(-np.abs(F @ coef + b - y))[:50]
+        coef, b, _ = fit_sparse_classifier(F, y, groups, self.max_concepts, random_state=self.random_state)
+        classes = np.unique(y)
+        scores = F @ coef.T + b
+        if scores.shape[1] == 1:
+            p_true = np.where(y == classes[1], expit(scores[:, 0]), 1 - expit(scores[:, 0]))
+        else:
+            p_true = softmax(scores, axis=1)[np.arange(len(y)), np.searchsorted(classes, y)]
+        return np.argsort(p_true)[:50]
+
+    def _measure(self, X):
+        texts = check_texts(X)
+        F = self.measurer_.transform(texts, self._embed(texts))
+        missing = np.isnan(F)
+        if missing.any():
+            F = np.where(missing, self.fill_values_, F)
+        return F
+
+    def _fill_missing(self, F):
+        """Replace missing scores (failed chat calls) by each column's training mean (``fill_values_``)."""
+        with np.errstate(all="ignore"):
+            self.fill_values_ = np.nan_to_num(np.nanmean(F, axis=0), nan=0.0)
+        return np.where(np.isnan(F), self.fill_values_, F)
+
+    @property
+    def n_signals_(self) -> int:
+        return len(self.measurer_.signals)
+
+    def _groups(self, n_concepts):
+        return np.repeat(np.arange(n_concepts), self.n_signals_)
+
+    def _keep(self, used_columns):
+        """Drop concepts that carry no weight, in the measurer too (so predict measures only those)."""
+        S = self.n_signals_
+        keep = np.flatnonzero(used_columns.reshape(-1, S).any(axis=1))
+        columns = (keep[:, None] * S + np.arange(S)).ravel()
+        self.concepts_ = [self.concepts_[k] for k in keep]
+        self.measurer_.select(keep)
+        self.fill_values_ = self.fill_values_[columns]
+        return columns
+
+    def _record_training(self, texts, y) -> None:
+        """Keep what the model's record says about its training data: size, balance, date."""
+        self.training_ = training_summary(texts, y, self._regression, self.llm)
+        self.edits_ = []
+
+    def to_json(self, path=None):
+        """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""
+        return to_json(self, path)
+
+    def _export_state(self) -> dict:
+        return export_state(self)
+
+    @classmethod
+    def _from_state(cls, state: dict, *, llm=None, embedder=None):
+        return from_state(cls, state, llm=llm, embedder=embedder)
+
+    def concept_names(self) -> list[str]:
+        """Concept texts, made unique (a repeated text gets " (2)", " (3)" ...)."""
+        seen: dict[str, int] = {}
+        names = []
+        for c in self.concepts_:
+            seen[c.text] = seen.get(c.text, 0) + 1
+            names.append(c.text if seen[c.text] == 1 else f"{c.text} ({seen[c.text]})")
+        return names
+
+
+
+PARAMETERS_DOC = """
+    llm : ChatModel, default=None
+        A chat model. With one, concepts are yes/no questions it writes (``proposer="auto"``);
+        without one (the default) everything runs offline.
+    embedder : Embedder, default=None
+        ``None`` uses the bundled all-MiniLM-L6-v2 (:class:`~nlmodels.SentenceTransformerEmbedder`).
+    measure : {"auto", "embedding", "llm", "distill"}, default="auto"
+        How a text's score on a concept is measured. ``"auto"``: ``"llm"`` when ``llm`` is given,
+        else ``"embedding"`` (recorded in ``measure_``). ``"embedding"``: a probe on the text
+        embedding trained to recognise the concept's phrases, plus whether a phrase occurs (two
+        columns per concept); written questions get their cosine to the text (unverified).
+        ``"llm"``: the chat model answers all concepts for each text in one call, at fit and at
+        predict (one call per text). ``"distill"``: it answers for ``n_distill`` training texts and a
+        probe per concept learns those answers; a probe that does not agree with the chat model on
+        held-out answered texts is gated (see ``gated``); predict makes no chat call unless
+        ``gated="llm"`` keeps a concept the chat model answers.
+    max_concepts : int, default=30
+        At most this many concepts carry weight in the fitted model.
+    concepts : list of str or Concept, default=None
+        Concepts written by a person, added to the proposed ones.
+    proposer : {"auto", "phrases", "llm"}, default="auto"
+        ``"auto"``: questions from ``llm`` when given, mined phrases otherwise.
+    n_rounds : int, default=2
+        Rounds of question proposal with a chat model (later rounds look at the errors).
+    questions_per_round : int, default=10
+    n_distill : int, default=200
+        Training texts the chat model answers for ``measure="distill"``.
+    gated : {"drop", "llm"}, default="drop"
+        ``measure="distill"``: what a concept whose probe fails its fidelity gate becomes.
+        ``"drop"``: it never carries weight; ``"llm"``: the chat model answers it (only the gated
+        questions, one call per text at fit and predict).
+    recheck : int, default=0
+        ``measure="llm"``: ask this many training texts again with the questions in another order
+        and report each concept's agreement as its fidelity (``recheck`` more calls, cached); a
+        concept agreeing less than 0.8 with itself never carries weight.
+    phrases_per_class : int, default=200
+        Mined phrases per class (offline proposer).
+    groups_per_class : int or "auto", default="auto"
+        Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: 32 per
+        class, at most 128 candidates in all (six classes: 21) and one per 25 training texts (at
+        least 4); recorded in ``groups_per_class_``.
+    on_error : {"raise", "missing"}, default="raise"
+        A chat call that fails for good: raise naming the rows, or score the text as missing
+        (replaced by the training mean of each concept).
+    n_jobs : int, default=None
+        Parallel jobs (joblib) for fitting probes.
+    random_state : int, default=0
+"""

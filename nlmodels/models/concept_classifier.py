@@ -1,0 +1,100 @@
+"""``ConceptClassifier``: a text classifier that is a short list of natural-language concepts with weights."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._codec import label_text
+from .._validation import check_texts_labels
+from ._document import register
+from ._head import LinearDecisionMixin
+from ._linear import LinearConceptModel
+from ._pipeline import PARAMETERS_DOC
+
+__all__ = ["ConceptClassifier"]
+
+
+@register
+class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel):
+    __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
+
+    Concepts are proposed (mined phrase groups offline, or questions from a chat model), every
+    text is scored on each in [0, 1], and an L1-selected logistic regression over the scores keeps
+    at most ``max_concepts`` of them. ``print(model)`` shows the whole model; :meth:`explain` gives
+    each concept's contribution to each prediction, adding up exactly to :meth:`decision_function`.
+
+    Parameters
+    ----------{PARAMETERS_DOC}
+    Attributes
+    ----------
+    classes_ : ndarray
+    concepts_ : list of Concept
+        The concepts that carry weight, in column order.
+    coef_ : ndarray of shape (1 or n_classes, n_concepts * n_signals)
+        Weights on the raw scores (binary: toward ``classes_[1]``).
+    intercept_ : ndarray of shape (1 or n_classes,)
+    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
+    embedder_ : the embedder used.
+
+    Examples
+    --------
+    >>> clf = ConceptClassifier(max_concepts=10).fit(texts, labels)     # doctest: +SKIP
+    >>> print(clf)                                                       # doctest: +SKIP
+    >>> clf.explain(["a dull, lifeless film"])                           # doctest: +SKIP
+    """
+
+    def fit(self, X, y):
+        texts, y = check_texts_labels(X, y)
+        self.classes_ = np.unique(y)
+        _, F = self._propose_and_measure(texts, y)
+        self._fit_head_step(self._fill_missing(F), y)
+        self.n_features_in_ = 1
+        self._record_training(texts, y)
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        F = self._measure(X)
+        scores = np.stack([self.intercept_[r] + self._contributions(F, r).sum(axis=1)
+                           for r in range(len(self.intercept_))], axis=1)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def explain(self, X, target=None) -> pd.DataFrame:
+        """Each concept's contribution to each text's decision value, plus the intercept.
+
+        Binary: the decision value toward ``classes_[1]`` (``target`` may be omitted). Multiclass:
+        ``target`` picks the class (default: the first class). Row sums equal
+        ``decision_function`` (that class's column for multiclass).
+        """
+        check_is_fitted(self, "coef_")
+        if len(self.classes_) == 2:
+            if target is not None and target not in self.classes_:
+                raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
+            return self._explain(X, 0)
+        target = self.classes_[0] if target is None else target
+        if target not in self.classes_:
+            raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
+        return self._explain(X, int(np.flatnonzero(self.classes_ == target)[0]))
+
+    def _rows(self):
+        if len(self.classes_) == 2:
+            return [0], [f"score toward {label_text(self.classes_[1], quoted=True)} (below 0: {label_text(self.classes_[0], quoted=True)})"]
+        return list(range(len(self.classes_))), [f"class {label_text(c, quoted=True)}" for c in self.classes_]
+
+    def __str__(self):
+        check_is_fitted(self, "coef_")
+        header = (f"ConceptClassifier: {len(self.concepts_)} concepts, measured by {self.measurer_.name}; "
+                  f"classes {', '.join(label_text(c, quoted=True) for c in self.classes_)}")
+        rows, titles = self._rows()
+        return self._format(rows, header, titles)
+
+    def _repr_html_(self):
+        if not hasattr(self, "coef_"):
+            return html.escape(repr(self))
+        rows, titles = self._rows()
+        return self._format(rows, f"ConceptClassifier ({len(self.concepts_)} concepts)", titles, html_out=True)

@@ -1,0 +1,63 @@
+"""``ConceptRegressor``: a text regressor that is a short list of natural-language concepts with weights."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_texts_labels
+from ._document import register
+from ._linear import LinearConceptModel
+from ._pipeline import PARAMETERS_DOC
+
+__all__ = ["ConceptRegressor"]
+
+
+@register
+class ConceptRegressor(RegressorMixin, LinearConceptModel):
+    __doc__ = f"""A text regressor that is a short list of natural-language concepts with weights.
+
+    Like :class:`ConceptClassifier`, with concepts mined from the low and high thirds of the target
+    and a Lasso-selected linear model (at most ``max_concepts`` concepts), refitted with ridge.
+
+    Parameters
+    ----------{PARAMETERS_DOC}
+    Attributes
+    ----------
+    concepts_, measurer_, embedder_ : as for ConceptClassifier
+    coef_ : ndarray of shape (1, n_concepts * n_signals)
+    intercept_ : ndarray of shape (1,)
+    """
+
+    _regression = True
+
+    def fit(self, X, y):
+        texts, y = check_texts_labels(X, y, regression=True)
+        _, F = self._propose_and_measure(texts, y)
+        self._fit_head_step(self._fill_missing(F), y)
+        self.n_features_in_ = 1
+        self._record_training(texts, y)
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "coef_")
+        F = self._measure(X)
+        return self.intercept_[0] + self._contributions(F, 0).sum(axis=1)
+
+    def explain(self, X, target=None) -> pd.DataFrame:
+        """Each concept's contribution to each prediction, plus the intercept; rows sum to ``predict``."""
+        check_is_fitted(self, "coef_")
+        return self._explain(X, 0)
+
+    def __str__(self):
+        check_is_fitted(self, "coef_")
+        header = f"ConceptRegressor: {len(self.concepts_)} concepts, measured by {self.measurer_.name}"
+        return self._format([0], header, ["prediction"])
+
+    def _repr_html_(self):
+        if not hasattr(self, "coef_"):
+            return html.escape(repr(self))
+        return self._format([0], f"ConceptRegressor ({len(self.concepts_)} concepts)", ["prediction"], html_out=True)

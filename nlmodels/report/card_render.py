@@ -1,0 +1,227 @@
+"""The model card rendered: Markdown, or one self-contained HTML page, from :func:`card_data`'s dict."""
+
+from __future__ import annotations
+
+import base64
+
+from .markup import CSS, fmt as _fmt, h as _h, kv as _kv, md as _md, md_table as _md_table, short as _short, \
+    table as _table
+
+__all__ = ["render_html", "render_markdown"]
+
+#: A concept "fires" on a text when its first signal scores at least this.
+FIRES_AT = 0.5
+
+
+def _metric_lines(m) -> list[tuple[str, str]]:
+    if m["kind"] == "classification":
+        return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
+                ("balanced accuracy", _fmt(m["balanced_accuracy"])), ("macro F1", _fmt(m["macro_f1"]))]
+    return [("test texts", str(m["n"])), ("R²", _fmt(m["r2"])), ("MAE", _fmt(m["mae"])),
+            ("RMSE", _fmt(m["rmse"])), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
+
+
+def _training_lines(training) -> list[tuple[str, str]]:
+    if not training:
+        return [("training data", "not recorded (a model fitted before nlmodels recorded it)")]
+    lines = [("training texts", str(training.get("n_texts"))), ("fitted at", str(training.get("date")))]
+    if training.get("classes"):
+        lines.append(("class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                 for c in training["classes"])))
+    if training.get("target"):
+        t = training["target"]
+        lines.append(("target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
+    if training.get("mean_chars") is not None:
+        lines.append(("mean text length", f"{training['mean_chars']:.0f} characters"))
+    return lines
+
+
+def _usage_lines(usage) -> list[tuple[str, str]]:
+    if usage is None:
+        return [("chat model", "none: the model was fitted and predicts offline")]
+    cm = usage["chat_model"]
+    lines = [("chat model", f"{cm['model']} at {cm['server']}")]
+    for part, title in (("fit", "while fitting"), ("card", "measuring the test texts for this card")):
+        u = usage.get(part)
+        if not u:
+            lines.append((title, "not recorded"))
+            continue
+        text = (f"{u['calls']} calls, {u['cached']} answers from the cache, {u['prompt_tokens']:,} prompt + "
+                f"{u['completion_tokens']:,} completion tokens, {u['failures']} failed")
+        if "cost_usd" in u:
+            text += f", cost ${u['cost_usd']:.4f}"
+        lines.append((title, text))
+    if not any("cost_usd" in (usage.get(p) or {}) for p in ("fit", "card")):
+        lines.append(("cost", "tokens × your provider's price (pass prices={'prompt': ..., 'completion': ...})"))
+    return lines
+
+
+def _edit_text(e) -> tuple[str, str, str]:
+    what = []
+    if e.get("removed"):
+        what.append("removed: " + "; ".join(e["removed"]))
+    if e.get("added"):
+        what.append("added: " + "; ".join(e["added"]))
+    if e.get("note"):
+        what.append(f"note: {e['note']}")
+    refit = e.get("refit")
+    if refit:
+        what.append(f"head refitted on {refit['n_texts']} texts ({refit['date']}), {refit['concepts']} concepts kept"
+                    + (f"; no weight left for: {'; '.join(refit['dropped'])}" if refit.get("dropped") else ""))
+    else:
+        what.append("head not refitted yet")
+    return str(e.get("date")), str(e.get("author") or "–"), " — ".join(what)
+
+
+def _weights_text(c, titles) -> str:
+    if len(c["weights"]) == 1:
+        return f"{c['weights'][0]:+.3f}"
+    return ", ".join(f"{t.removeprefix('weight for ')} {w:+.2f}" for t, w in zip(titles, c["weights"]))
+
+
+def _signal_text(c) -> str:
+    if len(c["signal_weights"]) == 1:
+        return ""
+    return ", ".join(f"{s} {w[0]:+.2f}" if len(w) == 1 else f"{s} " + "/".join(f"{v:+.2f}" for v in w)
+                     for s, w in c["signal_weights"].items())
+
+
+def render_markdown(data: dict, images: dict[str, str]) -> str:
+    m = data["metrics"]
+    out = [f"# {_md(data['title'])}", "",
+           f"{data['estimator']} · nlmodels {data['library_version']} · card written {data['created']}", ""]
+    out += ["## Summary", ""] + _md_table(["", ""], [
+        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
+        ("concepts", str(len(data["concepts"]))), ("measured by", data["measurement"]),
+        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
+                     f"(sha256 {str(data['embedder'].get('weights_sha256') or '–')[:16]}…)"),
+    ] + _usage_lines(data["usage"])[:1])
+    out += ["## Performance on the test set", ""] + _md_table(["metric", "value"], _metric_lines(m))
+    if m["kind"] == "classification":
+        out += ["Per class:", ""] + _md_table(["class", "precision", "recall", "F1", "support"], [
+            (c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"]) for c in m["per_class"]])
+        out += ["Confusion matrix (rows: true class, columns: predicted):", ""] + _md_table(
+            ["true \\ predicted"] + m["labels"], [[label] + row for label, row in zip(m["labels"], m["confusion"])])
+    out += ["## Concepts", "",
+            f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
+            f"its score ({data['signals'][0]}) is at least {FIRES_AT}.", ""]
+    header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
+    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c),
+                               f"{c['fires']:.1%}", f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
+                              for i, c in enumerate(data["concepts"])])
+    out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
+    if data["fidelity"]:
+        out += ["### Fidelity: each measurement checked on held-out texts", ""]
+        out += _md_table(["concept", "signal", "fidelity", "gate"],
+                         [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
+    if data["gated"]:
+        out += ["### Not measured faithfully, so never weighted", ""]
+        out += [f"- {_md(g['concept'])} ({_md(g['fidelity'])})" for g in data["gated"]] + [""]
+    if "weights" in images:
+        out += [f"![concept weights]({images['weights']})", ""]
+    out += ["### Where each concept fires most strongly", ""]
+    for i, c in enumerate(data["concepts"]):
+        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else ""))
+        out.append("")
+        for e in c["examples"]:
+            out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
+                       f"“{_md(_short(e['text'], 200))}”")
+        if not c["examples"]:
+            out.append("- (no test text scores above 0)")
+        out.append("")
+    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", ""]
+    if "explanation" in images:
+        out += [f"![explanation]({images['explanation']})", ""]
+    out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
+    out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
+    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
+        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
+            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
+        if data["test"].get("classes") else []))
+    out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
+    out += ["## Edit history", ""]
+    out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+            if data["edits"] else ["No edits: the model is as fitted.", ""])
+    out += ["## The model as printed", "", "```", data["printed"], "```", ""]
+    return "\n".join(out)
+
+
+def render_html(data: dict, images: dict[str, bytes]) -> str:
+    m = data["metrics"]
+    parts = [f"<h1>{_h(data['title'])}</h1>",
+             f"<p class='meta'>{_h(data['estimator'])} · nlmodels {_h(data['library_version'])} · "
+             f"card written {_h(data['created'])}</p>"]
+    parts += ["<h2>Summary</h2>", _kv([
+        ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
+        ("concepts", len(data["concepts"])), ("measured by", data["measurement"]),
+        ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
+                     f"(weights sha256 {data['embedder'].get('weights_sha256') or '–'})"),
+    ] + _usage_lines(data["usage"])[:1])]
+    parts += ["<h2>Performance on the test set</h2>", _kv(_metric_lines(m))]
+    if m["kind"] == "classification":
+        parts.append(_table(["class", "precision", "recall", "F1", "support"],
+                            [(c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"])
+                             for c in m["per_class"]], numeric=(1, 2, 3, 4)))
+        head = "".join(f"<th>{_h(label)}</th>" for label in m["labels"])
+        body = "".join(f"<tr><th>{_h(label)}</th>" + "".join(
+            f"<td class='num{' diag' if i == j else ''}'>{v}</td>" for j, v in enumerate(row)) + "</tr>"
+            for i, (label, row) in enumerate(zip(m["labels"], m["confusion"])))
+        parts.append(f"<p class='small'>Confusion matrix (rows: true class, columns: predicted)</p>"
+                     f"<table><tr><th>true \\ predicted</th>{head}</tr>{body}</table>")
+    parts += ["<h2>Concepts</h2>",
+              f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
+              f"text when its score ({_h(data['signals'][0])}) is at least {FIRES_AT}; "
+              "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
+    rows = []
+    for i, c in enumerate(data["concepts"]):
+        w = c["weights"][0] if len(c["weights"]) == 1 else None
+        cls = "" if w is None else " pos" if w > 0 else " neg"
+        bar = f"<span class='bar' style='width:{int(round(60 * c['fires']))}px'></span> "
+        rows.append(f"<tr><td class='num'>{i + 1}</td><td>{_h(c['name'])}</td>"
+                    f"<td class='num{cls}'>{_h(_weights_text(c, data['row_titles']))}</td>"
+                    f"<td class='small'>{_h(_signal_text(c))}</td><td class='num'>{bar}{c['fires']:.1%}</td>"
+                    f"<td class='num'>{_h(format(c['mentions'], '.1%') if 'mentions' in c else '–')}</td>"
+                    f"<td>{_h(c['source'])}</td></tr>")
+    parts.append("<table class='concepts'><tr><th>#</th><th>concept</th><th>weight</th><th>signals</th><th>fires</th>"
+                 "<th>mentions</th><th>source</th></tr>" + "".join(rows) + "</table>")
+    evidence = "".join(f"<li><b>{_h(c['name'])}</b>: {_h(c['evidence'])}</li>" for c in data["concepts"]
+                       if c.get("evidence"))
+    if evidence:
+        parts.append(f"<p class='small'>On the training texts:</p><ul class='small'>{evidence}</ul>")
+    if data["fidelity"]:
+        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
+        parts.append(_table(["concept", "signal", "fidelity", "gate"],
+                            [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
+    if data["gated"]:
+        parts.append("<h3>Not measured faithfully, so never weighted</h3><ul>" + "".join(
+            f"<li>{_h(g['concept'])} ({_h(g['fidelity'])})</li>" for g in data["gated"]) + "</ul>")
+    if "weights" in images:
+        parts.append(f"<img alt='concept weights' src='data:image/png;base64,"
+                     f"{base64.b64encode(images['weights']).decode()}'>")
+    parts.append("<h3>Where each concept fires most strongly</h3>")
+    for i, c in enumerate(data["concepts"]):
+        items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · label {_h(e['label'])}, predicted "
+                        f"{_h(e['predicted'])}: “{_h(_short(e['text'], 240))}”</li>" for e in c["examples"])
+        phrases = f"<div class='small'>phrases: {_h(', '.join(c['phrases']))}</div>" if c["phrases"] else ""
+        parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
+                     f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
+    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
+    if "explanation" in images:
+        parts.append(f"<img alt='explanation of one prediction' src='data:image/png;base64,"
+                     f"{base64.b64encode(images['explanation']).decode()}'>")
+    parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
+    parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
+    test_rows = [("test texts", data["test"]["n_texts"])]
+    if data["test"].get("classes"):
+        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                          for c in data["test"]["classes"])))
+    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
+    parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
+    parts.append("<h2>Edit history</h2>")
+    parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+                 if data["edits"] else "<p>No edits: the model is as fitted.</p>")
+    parts += ["<h2>The model as printed</h2>", f"<pre>{_h(data['printed'])}</pre>"]
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{_h(data['title'])}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
