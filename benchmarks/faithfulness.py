@@ -134,7 +134,7 @@ def main(argv=None) -> int:
                 rows.append(chat_row(name, measure, **options))
                 print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
-    table = frame.to_markdown(index=False)
+    table = frame.astype(object).where(frame.notna(), "").to_markdown(index=False)
     print(table)
     offline = frame[frame.before.notna()]
     if len(offline):
