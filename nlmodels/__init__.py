@@ -5,7 +5,7 @@ from .embed import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder
 from .concepts import Concept
 from .llm import BudgetExceededError, CallCache, ChatModel, CostEstimate, LLMBatchError, LLMError, Usage
 from .models import AugLinearClassifier, AugLinearRegressor
-from .models import ConceptClassifier, ConceptRegressor, QuestionEmbedder
+from .models import ConceptClassifier, ConceptRegressor, ConceptTransformer, QuestionEmbedder
 
 __all__ = [
     "AugLinearClassifier",
@@ -17,6 +17,7 @@ __all__ = [
     "CostEstimate",
     "ConceptClassifier",
     "ConceptRegressor",
+    "ConceptTransformer",
     "Embedder",
     "LLMBatchError",
     "LLMError",
