@@ -22,7 +22,7 @@ from ..concepts.fidelity import describe as describe_fidelity
 from .._codec import label_text, plain
 from ..llm.record import chat_model_record
 from .card_render import FIRES_AT, render_html, render_markdown
-from .markup import fmt as _fmt, short as _short
+from .markup import short as _short
 from .plots import concept_weights, figure_png, plot_explanation, plot_weights
 
 __all__ = ["card_data", "check_card_support", "write_card"]
@@ -247,67 +247,6 @@ def _row_titles(model) -> list[str]:
     return [f"weight for {label_text(c)}" for c in model.classes_]
 
 
-# ---------------------------------------------------------------------- shared wording
-def _metric_lines(m) -> list[tuple[str, str]]:
-    if m["kind"] == "classification":
-        return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
-                ("balanced accuracy", _fmt(m["balanced_accuracy"])), ("macro F1", _fmt(m["macro_f1"]))]
-    return [("test texts", str(m["n"])), ("R²", _fmt(m["r2"])), ("MAE", _fmt(m["mae"])),
-            ("RMSE", _fmt(m["rmse"])), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
-
-
-def _training_lines(training) -> list[tuple[str, str]]:
-    if not training:
-        return [("training data", "not recorded (a model fitted before nlmodels recorded it)")]
-    lines = [("training texts", str(training.get("n_texts"))), ("fitted at", str(training.get("date")))]
-    if training.get("classes"):
-        lines.append(("class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                 for c in training["classes"])))
-    if training.get("target"):
-        t = training["target"]
-        lines.append(("target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
-    if training.get("mean_chars") is not None:
-        lines.append(("mean text length", f"{training['mean_chars']:.0f} characters"))
-    return lines
-
-
-def _usage_lines(usage) -> list[tuple[str, str]]:
-    if usage is None:
-        return [("chat model", "none: the model was fitted and predicts offline")]
-    cm = usage["chat_model"]
-    lines = [("chat model", f"{cm['model']} at {cm['server']}")]
-    for part, title in (("fit", "while fitting"), ("card", "measuring the test texts for this card")):
-        u = usage.get(part)
-        if not u:
-            lines.append((title, "not recorded"))
-            continue
-        text = (f"{u['calls']} calls, {u['cached']} answers from the cache, {u['prompt_tokens']:,} prompt + "
-                f"{u['completion_tokens']:,} completion tokens, {u['failures']} failed")
-        if "cost_usd" in u:
-            text += f", cost ${u['cost_usd']:.4f}"
-        lines.append((title, text))
-    if not any("cost_usd" in (usage.get(p) or {}) for p in ("fit", "card")):
-        lines.append(("cost", "tokens × your provider's price (pass prices={'prompt': ..., 'completion': ...})"))
-    return lines
-
-
-def _edit_text(e) -> tuple[str, str, str]:
-    what = []
-    if e.get("removed"):
-        what.append("removed: " + "; ".join(e["removed"]))
-    if e.get("added"):
-        what.append("added: " + "; ".join(e["added"]))
-    if e.get("note"):
-        what.append(f"note: {e['note']}")
-    refit = e.get("refit")
-    if refit:
-        what.append(f"head refitted on {refit['n_texts']} texts ({refit['date']}), {refit['concepts']} concepts kept"
-                    + (f"; no weight left for: {'; '.join(refit['dropped'])}" if refit.get("dropped") else ""))
-    else:
-        what.append("head not refitted yet")
-    return str(e.get("date")), str(e.get("author") or "–"), " — ".join(what)
-
-
 def _fidelity_rows(model) -> list[dict]:
     """Each weighted concept's measurement, as checked on held-out texts (``model.fidelity_``)."""
     if not hasattr(model, "support_"):
@@ -315,19 +254,6 @@ def _fidelity_rows(model) -> list[dict]:
     return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
              "gate": {True: "passed", False: "failed: no weight", None: "unverified"}[r["passed"]]}
             for r in model.fidelity_.to_dict("records")]
-
-
-def _weights_text(c, titles) -> str:
-    if len(c["weights"]) == 1:
-        return f"{c['weights'][0]:+.3f}"
-    return ", ".join(f"{t.removeprefix('weight for ')} {w:+.2f}" for t, w in zip(titles, c["weights"]))
-
-
-def _signal_text(c) -> str:
-    if len(c["signal_weights"]) == 1:
-        return ""
-    return ", ".join(f"{s} {w[0]:+.2f}" if len(w) == 1 else f"{s} " + "/".join(f"{v:+.2f}" for v in w)
-                     for s, w in c["signal_weights"].items())
 
 
 def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **options) -> str:
