@@ -24,7 +24,8 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
     __doc__ = f"""A text classifier that is a short list of natural-language concepts with weights.
 
     Concepts are proposed (mined phrase groups offline, or questions from a chat model), every
-    text is scored on each in [0, 1], and an L1-selected logistic regression over the scores keeps
+    text is scored on each in [0, 1], and an L1-selected logistic regression over the scores, each
+    weight bounded to the sign of its concept's association with the class, keeps
     at most ``max_concepts`` of them. ``print(model)`` shows the whole model; :meth:`explain` gives
     each concept's contribution to each prediction, adding up exactly to :meth:`decision_function`.
 
@@ -36,10 +37,34 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
     concepts_ : list of Concept
         The concepts that carry weight, in column order.
     coef_ : ndarray of shape (1 or n_classes, n_concepts * n_signals)
-        Weights on the raw scores (binary: toward ``classes_[1]``).
+        Weights on the raw scores (binary: toward ``classes_[1]``); every weight of a concept has the sign of the concept's
+        association with the target in the training data.
     intercept_ : ndarray of shape (1 or n_classes,)
+    fidelity_ : DataFrame
+        One row per weighted concept and signal: how its measurement was checked on held-out texts
+        (``metric``, ``fidelity``, ``baseline``, ``n_texts``, ``passed``).
+    gated_concepts_ : list of dict
+        Concepts not measured faithfully (their fidelity record), which never carry weight.
+    support_ : list of dict
+        Per weighted concept, on the training texts: how often its reading signal fires and how the
+        classes split there.
+    chat_calls_per_text_ : int
+        Chat-model calls ``predict`` makes per text (0: none).
+    measure_ : str
+        The measurement ``measure="auto"`` resolved to.
     measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
     embedder_ : the embedder used.
+    fill_values_ : ndarray
+        Each column's training mean, which replaces a missing score (a chat call that failed with
+        ``on_error="missing"``).
+    groups_per_class_ : int
+        Phrase groups mined per class (offline proposer).
+    training_ : dict
+        What the training data was: size, mean length, class balance, date, chat usage.
+    edits_ : list of dict
+        The edit history (:meth:`edit`, :meth:`refit_head`).
+    n_features_in_ : int
+        1: one column of texts.
 
     Examples
     --------
@@ -49,6 +74,17 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
     """
 
     def fit(self, X, y):
+        """Propose concepts, measure them, check their fidelity and fit the sign-bounded sparse head.
+
+        Parameters
+        ----------
+        X : list, numpy array or pandas Series of str
+        y : array-like of labels (any hashable type), one per text
+
+        Returns
+        -------
+        self
+        """
         texts, y = check_texts_labels(X, y)
         self.classes_ = np.unique(y)
         _, F = self._propose_and_measure(texts, y)
@@ -58,6 +94,8 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         return self
 
     def decision_function(self, X):
+        """The decision values: shape (n,) toward ``classes_[1]`` for two classes, else
+        (n, n_classes); ``intercept_`` plus each concept's scores times its weights."""
         check_is_fitted(self, "coef_")
         F = self._measure(X)
         scores = np.stack([self.intercept_[r] + self._contributions(F, r).sum(axis=1)

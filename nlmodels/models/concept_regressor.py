@@ -27,14 +27,44 @@ class ConceptRegressor(RegressorMixin, LinearConceptModel):
     ----------{PARAMETERS_DOC}
     Attributes
     ----------
-    concepts_, measurer_, embedder_ : as for ConceptClassifier
+    concepts_ : list of Concept
+        The concepts that carry weight, in column order.
     coef_ : ndarray of shape (1, n_concepts * n_signals)
+        Weights on the raw scores; every weight of a concept has the sign of the concept's
+        association with the target in the training data.
     intercept_ : ndarray of shape (1,)
+    fidelity_ : DataFrame
+        One row per weighted concept and signal: how its measurement was checked on held-out texts
+        (``metric``, ``fidelity``, ``baseline``, ``n_texts``, ``passed``).
+    gated_concepts_ : list of dict
+        Concepts not measured faithfully (their fidelity record), which never carry weight.
+    support_ : list of dict
+        Per weighted concept, on the training texts: how often its reading signal fires and how the
+        mean target differs there.
+    chat_calls_per_text_ : int
+        Chat-model calls ``predict`` makes per text (0: none).
+    measure_ : str
+        The measurement ``measure="auto"`` resolved to.
+    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
+    embedder_ : the embedder used.
+    fill_values_ : ndarray
+        Each column's training mean, which replaces a missing score (a chat call that failed with
+        ``on_error="missing"``).
+    groups_per_class_ : int
+        Phrase groups mined per class (offline proposer).
+    training_ : dict
+        What the training data was: size, mean length, target range, date, chat usage.
+    edits_ : list of dict
+        The edit history (:meth:`edit`, :meth:`refit_head`).
+    n_features_in_ : int
+        1: one column of texts.
     """
 
     _regression = True
 
     def fit(self, X, y):
+        """Propose concepts on texts ``X`` with numeric targets ``y``, measure them, check their
+        fidelity and fit the sign-bounded sparse linear head; returns ``self``."""
         texts, y = check_texts_labels(X, y, regression=True)
         _, F = self._propose_and_measure(texts, y)
         self._fit_head_step(self._fill_missing(F), y)
@@ -43,6 +73,7 @@ class ConceptRegressor(RegressorMixin, LinearConceptModel):
         return self
 
     def predict(self, X):
+        """``intercept_`` plus each concept's scores times its weights, for texts ``X``."""
         check_is_fitted(self, "coef_")
         F = self._measure(X)
         return self.intercept_[0] + self._contributions(F, 0).sum(axis=1)
