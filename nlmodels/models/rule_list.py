@@ -65,6 +65,17 @@ class RuleListClassifier(RuleConceptModel):
         The error weight chosen by cross-validation.
     training_ : dict
         Size, class balance and date of the training data (written to the JSON export).
+    measure_ : str
+        The measurement ``measure="auto"`` resolved to.
+    measurer_, embedder_ : the fitted measurer and the embedder used.
+    fill_values_ : ndarray
+        Each column's training mean, which replaces a missing score.
+    groups_per_class_, coarse_groups_per_class_ : int
+        Phrase groups mined per class (offline proposer), fine and coarse.
+    edits_ : list of dict
+        The edit history.
+    n_features_in_ : int
+        1: one column of texts.
 
     Examples
     --------
