@@ -233,7 +233,8 @@ def test_chat_model_rules_are_measured_not_trusted(fresh_cache, fake_llm):
 def test_chat_model_tree_with_embedding_measure_makes_only_proposal_calls(fresh_cache, fake_llm):
     server = fake_llm(scripted)
     texts, labels = reviews(40)
-    tree = ConceptTreeClassifier(llm=ChatModel("fake", base_url=server.base_url), n_rounds=1).fit(texts, labels)
+    tree = ConceptTreeClassifier(llm=ChatModel("fake", base_url=server.base_url), measure="embedding",
+                                 n_rounds=1).fit(texts, labels)
     assert server.count() == 2
     tree.predict(texts)
     assert server.count() == 2  # questions are measured by embedding: predict makes no chat call
@@ -255,3 +256,12 @@ def test_rule_list_against_real_server(fresh_cache, smollm):
     calls = smollm.count()
     RuleListClassifier(max_rules=3, **common).fit(texts, labels)
     assert smollm.count() == calls  # refit: zero requests reach the server
+
+
+def test_rule_list_with_no_varying_concept_is_the_default_rule_alone():
+    from nlmodels.models._rule_search import learn_rule_list
+
+    B = np.zeros((12, 0), dtype=np.float32)
+    yi = np.array([0, 1] * 6)
+    rules, alpha = learn_rule_list(B, yi, 2, max_rules=3, alphas=(0.5, 1.0), min_support=1, random_state=0)
+    assert rules == [] and alpha in (0.5, 1.0)

@@ -120,6 +120,8 @@ def learn_rule_list(B, yi, K, *, max_rules, alphas, min_support, random_state, r
     """Choose ``alpha`` and the list length by 3-fold cross-validation (repeated ``repeats`` times
     with different splits: one split alone makes the choice noisy), then grow, refine, prune."""
     n_rules, alpha = max_rules, alphas[len(alphas) // 2]
+    if B.shape[1] == 0:  # no concept score varies over the training texts: no condition to test
+        return [], float(alpha)
     if len(alphas) > 1 and np.bincount(yi, minlength=K).min() >= 3:
         scores = np.zeros((len(alphas), max_rules + 1))
         folds = [split for r in range(repeats)
