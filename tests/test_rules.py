@@ -246,8 +246,8 @@ def test_rule_list_against_real_server(fresh_cache, smollm):
     """SmolLM2 is tiny: only the path, the shapes and the counts are checked, never its rules."""
     texts, labels = reviews(20)
     llm = ChatModel("smollm2", base_url=smollm.base_url, max_concurrency=2, max_tokens=300)
-    common = dict(llm=llm, n_rounds=1, questions_per_round=3, n_proposed_rules=3, on_error="missing",
-                  concepts=["Does the text praise the film?"])
+    common = dict(llm=llm, measure="embedding", n_rounds=1, questions_per_round=3, n_proposed_rules=3,
+                  on_error="missing", concepts=["Does the text praise the film?"])
     model = RuleListClassifier(max_rules=3, **common).fit(texts, labels)
     assert smollm.count() <= 4  # one question call, one rule call, at most one repair each
     assert len(model.rules_) <= 3 and model.predict_proba(texts[:4]).shape == (4, 2)
