@@ -1,0 +1,156 @@
+"""``EmbeddingMeasurer``: offline measurement from embeddings and phrases."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from ..._codec import decode_array, encode_array, plain
+from .. import fidelity
+from ._probes import auc as _auc, fit_probes, held_out_probe_scores, phrase_matches
+
+__all__ = ["EmbeddingMeasurer"]
+
+
+class EmbeddingMeasurer:
+    """Offline measurement from embeddings and phrases (see the module docstring).
+
+    Parameters
+    ----------
+    embedder : Embedder
+        Embeds the concepts' phrases and written questions.
+    signals : tuple of {"similar", "close", "mentions"}, default=("similar", "close", "mentions")
+        The columns measured per concept. ``similar``: a logistic probe on the text embedding trained
+        to recognise texts that contain one of the concept's phrases (for a written question: same as
+        ``close``). ``close``: cosine between the text and the concept (mean of its phrase embeddings,
+        or the question), rescaled so the 5th-95th percentile of training texts spans [0, 1], clipped.
+        ``mentions``: 1 if the text contains one of the phrases.
+    C : float, default=1.0
+        Inverse L2 strength of the probes.
+    n_jobs : int, default=None
+        Probes are fitted in parallel through joblib.
+    """
+
+    name = "embedding"
+
+    def __init__(self, embedder, signals=("similar", "close", "mentions"), C: float = 1.0, n_jobs=None):
+        self.embedder = embedder
+        self.signals = tuple(signals)
+        self.C = C
+        self.n_jobs = n_jobs
+
+    def _centroids(self, concepts) -> np.ndarray:
+        vectors = []
+        for c in concepts:
+            v = self.embedder.encode(list(c.phrases) or [c.text]).mean(axis=0)
+            vectors.append(v / max(np.linalg.norm(v), 1e-12))
+        return np.stack(vectors, axis=1)
+
+    def fit(self, texts, embeddings, concepts, y=None):
+        unknown = set(self.signals) - {"similar", "close", "mentions"}
+        if unknown or not self.signals:
+            raise ValueError(f"signals must be a non-empty subset of similar, close, mentions; got {self.signals}")
+        self.concepts_ = list(concepts)
+        self.centroids_ = self._centroids(self.concepts_)
+        cosine = embeddings @ self.centroids_
+        self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
+        self.has_phrases_ = np.array([bool(c.phrases) for c in self.concepts_])
+        matches = phrase_matches(texts, self.concepts_)
+        self.W_, self.b_ = fit_probes(embeddings, matches, C=self.C, n_jobs=self.n_jobs)
+        self.fidelity_ = self._fidelity(embeddings, matches, cosine)
+        return self
+
+    def _fidelity(self, embeddings, matches, cosine) -> list[dict]:
+        """``similar``: AUC of the probe for texts that use the phrases, on a third of the training texts
+        held out from a probe fitted on the other two thirds; ``close``: AUC of
+        the cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact.
+        Written questions (no phrases) have no ground truth here: unverified."""
+        held_out = held_out_probe_scores(embeddings, matches, C=self.C, n_jobs=self.n_jobs, holdout=True) \
+            if "similar" in self.signals and self.has_phrases_.any() else None
+        records = []
+        n = len(embeddings)
+        n_held_out = n if held_out is None else int((~np.isnan(held_out[:, 0])).sum())
+        for k in range(len(self.concepts_)):
+            for signal in self.signals:
+                if signal == "mentions":
+                    records.append(fidelity.record(k, signal, "exact", 1.0, None, n))
+                elif not self.has_phrases_[k]:
+                    records.append(fidelity.record(k, signal, "unverified", n_texts=n))
+                elif signal == "similar":
+                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], held_out[:, k]), 0.5,
+                                                   n_held_out))
+                else:
+                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], cosine[:, k]), 0.5, n))
+        return records
+
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only these concepts (each one's measurement is independent of the others)."""
+        self.concepts_ = [self.concepts_[k] for k in keep]
+        self.centroids_, self.low_, self.high_ = self.centroids_[:, keep], self.low_[keep], self.high_[keep]
+        self.has_phrases_ = self.has_phrases_[keep]
+        self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
+        self.fidelity_ = fidelity.reindex(self.fidelity_, keep)
+
+    def extend(self, texts, embeddings, added) -> None:
+        """Measure ``added`` concepts too (fitted on these texts), after the ones it has."""
+        extra = EmbeddingMeasurer(self.embedder, signals=self.signals, C=self.C, n_jobs=self.n_jobs)
+        extra.fit(texts, embeddings, added)
+        n = len(self.concepts_)
+        self.concepts_ = list(self.concepts_) + list(added)
+        self.centroids_ = np.concatenate([self.centroids_, extra.centroids_], axis=1)
+        self.low_, self.high_ = np.concatenate([self.low_, extra.low_]), np.concatenate([self.high_, extra.high_])
+        self.has_phrases_ = np.concatenate([self.has_phrases_, extra.has_phrases_])
+        self.W_, self.b_ = np.concatenate([self.W_, extra.W_], axis=1), np.concatenate([self.b_, extra.b_])
+        self.fidelity_ = self.fidelity_ + [{**r, "concept": r["concept"] + n} for r in extra.fidelity_]
+
+    def to_state(self) -> dict:
+        """Everything ``transform`` needs, as plain JSON (arrays through the codec)."""
+        return {"type": "embedding", "signals": list(self.signals), "C": self.C,
+                "centroids": encode_array(self.centroids_), "low": encode_array(self.low_),
+                "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
+                "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
+                "fidelity": plain(self.fidelity_)}
+
+    @classmethod
+    def from_state(cls, state: dict, concepts, *, embedder, llm=None, n_jobs=None) -> "EmbeddingMeasurer":
+        m = cls(embedder, signals=tuple(state["signals"]), C=state["C"], n_jobs=n_jobs)
+        m.concepts_ = list(concepts)
+        m.centroids_, m.low_, m.high_ = (decode_array(state[k]) for k in ("centroids", "low", "high"))
+        m.has_phrases_ = decode_array(state["has_phrases"])
+        m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
+        m.fidelity_ = list(state.get("fidelity") or [])
+        return m
+
+    def describe(self) -> str:
+        """One sentence on how the scores are measured (the card and the JSON show it)."""
+        identity = getattr(self.embedder, "identity", {}) or {}
+        name = identity.get("name") or identity.get("model", "the embedder")
+        parts = []
+        if "similar" in self.signals:
+            parts.append("'similar': a logistic probe on the text's embedding that recognises texts containing "
+                         "one of the concept's phrases (for a written question: its rescaled cosine to the text)")
+        if "close" in self.signals:
+            parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
+                         "of training texts spans 0-1")
+        if "mentions" in self.signals:
+            parts.append("'mentions': 1 if the text contains one of the phrases (whole words, any case), else 0")
+        return f"Embedding ({name}), offline. Signals per concept: " + "; ".join(parts) + "."
+
+    def reading_signal(self) -> np.ndarray:
+        """Per concept, the column (signal index) that measures what its sentence says: ``mentions``
+        for a phrase concept ("mentions something like ..."), ``similar`` (or the first) otherwise."""
+        first = 0 if "similar" not in self.signals else self.signals.index("similar")
+        if "mentions" not in self.signals:
+            return np.full(len(self.concepts_), first)
+        return np.where(self.has_phrases_, self.signals.index("mentions"), first)
+
+    chat_calls_per_text = 0
+
+    def transform(self, texts, embeddings) -> np.ndarray:
+        close = np.clip((embeddings @ self.centroids_ - self.low_) / np.maximum(self.high_ - self.low_, 1e-6), 0, 1)
+        columns = {"close": close}
+        if "similar" in self.signals:
+            columns["similar"] = np.where(self.has_phrases_, expit(embeddings @ self.W_ + self.b_), close)
+        if "mentions" in self.signals:
+            columns["mentions"] = phrase_matches(texts, self.concepts_)
+        return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)
