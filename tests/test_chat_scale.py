@@ -12,7 +12,7 @@ from batch_server import BatchServer
 from faults import HashEmbedder
 from nlmodels import (BudgetExceededError, ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier,
                       CostEstimate, LLMBatchError, LLMError, RuleListClassifier)
-from textsets import answer_review_questions, reviews
+from textsets import answer_review_questions, reviews, scripted_rules
 
 QUESTIONS = ["Does the text praise something?", "Does the text complain about something?",
              "Does the text mention the cast?"]
@@ -25,13 +25,7 @@ class Verdict(pydantic.BaseModel):
     score: int
 
 
-def scripted(messages, body):
-    prompt = messages[-1]["content"]
-    if "IF <condition> THEN <label>" in prompt:
-        return json.dumps({"rules": CLAIMED})
-    if "yes/no questions" in prompt:
-        return json.dumps({"questions": QUESTIONS})
-    return answer_review_questions(messages)
+scripted = scripted_rules(QUESTIONS, CLAIMED)
 
 
 def measurement_requests(server) -> int:

@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from nlmodels import ChatModel, ConceptTreeClassifier, RuleListClassifier
 from nlmodels.models._rule_base import Condition, Rule
-from textsets import answer_review_questions, reviews, topics
+from textsets import answer_review_questions, reviews, scripted_rules, topics
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +192,7 @@ CLAIMED = [  # the second claim is wrong: praise goes with "pos"
 ]
 
 
-def scripted(messages, body):
-    prompt = messages[-1]["content"]
-    if "IF <condition> THEN <label>" in prompt:
-        return json.dumps({"rules": CLAIMED})
-    if "yes/no questions" in prompt:
-        return json.dumps({"questions": QUESTIONS})
-    return answer_review_questions(messages)
+scripted = scripted_rules(QUESTIONS, CLAIMED)
 
 
 def _requests(server, marker):

@@ -64,3 +64,18 @@ def answer_review_questions(messages) -> str:
         else:
             answers.append("yes" if "cast" in text else "no")
     return json.dumps({"answers": answers})
+
+
+def scripted_rules(questions, claimed):
+    """A scripted chat model for rule lists: a proposal prompt gets ``questions``, a rule prompt the
+    rules ``claimed``, a measurement prompt :func:`answer_review_questions`."""
+
+    def answer(messages, body):
+        prompt = messages[-1]["content"]
+        if "IF <condition> THEN <label>" in prompt:
+            return json.dumps({"rules": claimed})
+        if "yes/no questions" in prompt:
+            return json.dumps({"questions": questions})
+        return answer_review_questions(messages)
+
+    return answer
