@@ -5,7 +5,7 @@ import pytest
 
 from nlmodels import SentenceTransformerEmbedder
 from nlmodels.data import load_sms_spam_sample
-from nlmodels.llm import cache_key
+from nlmodels.llm import cache_key, get_cache
 
 CATS = ("The cat sat on the warm windowsill and purred while the kitten chased a ball of wool "
         "around the sofa, and the old cat watched the birds in the garden. ")
@@ -25,14 +25,19 @@ def test_onnx_embeddings_within_cosine_0999_of_torch(fresh_cache):
     assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.999
 
 
-def test_backend_and_long_texts_are_part_of_the_cache_key():
+def test_backend_and_long_texts_are_part_of_the_cache_key(fresh_cache):
     default = SentenceTransformerEmbedder().identity
     onnx = SentenceTransformerEmbedder(backend="onnx").identity
-    chunks = SentenceTransformerEmbedder(long_texts="chunks").identity
+    truncate = SentenceTransformerEmbedder(long_texts="truncate").identity
     assert onnx["weights_sha256"] == default["weights_sha256"]        # same weights, other vectors
-    keys = {cache_key(kind="embed", embedder=i, text="x") for i in (default, onnx, chunks)}
+    keys = {cache_key(kind="embed", embedder=i, text="x") for i in (default, onnx, truncate)}
     assert len(keys) == 3
-    assert "backend" not in default and "long_texts" not in default   # vectors cached so far stay valid
+    assert "backend" not in default and "long_texts" not in default   # short texts cached so far stay valid
+    # a long text cached before chunking (truncated) is not served to the chunking default
+    long_text = CATS * 12
+    old_key = cache_key(kind="embed", embedder=default, text=long_text)
+    get_cache().set(old_key, np.zeros(384, np.float32).tobytes())
+    assert SentenceTransformerEmbedder().encode([long_text]).any()
 
 
 @pytest.mark.parametrize("bad", [{"backend": "tensorrt"}, {"long_texts": "all"}])
@@ -56,8 +61,8 @@ def test_windows_cover_the_text_at_word_boundaries_within_the_window():
 
 def test_chunked_long_text_reads_its_end(fresh_cache):
     long_text = CATS * 12 + STOCKS * 12          # well past 256 word pieces; the end is about stocks
-    truncated = SentenceTransformerEmbedder()
-    chunked = SentenceTransformerEmbedder(long_texts="chunks")
+    truncated = SentenceTransformerEmbedder(long_texts="truncate")
+    chunked = SentenceTransformerEmbedder()
     [stocks] = truncated.encode([STOCKS])
     [cut] = truncated.encode([long_text])
     [whole] = chunked.encode([long_text])

@@ -3,14 +3,15 @@
 Two ways to run the same weights (``backend``): PyTorch through sentence-transformers, or an ONNX
 graph of the whole sentence-transformers pipeline (transformer, mean pooling, normalisation),
 exported once from the local weights by ``torch.onnx.export`` into the cache folder and run by
-onnxruntime. Texts longer than the model's window are cut there (``long_texts="truncate"``) or
-embedded window by window and averaged (``long_texts="chunks"``); see docs/embedding.md.
+onnxruntime. Texts longer than the model's window are embedded window by window and averaged (the
+default, ``long_texts="chunks"``) or cut there (``"truncate"``); see docs/embedding.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 import threading
@@ -27,7 +28,7 @@ __all__ = ["SentenceTransformerEmbedder", "bundled_minilm_path", "export_onnx"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx")
-LONG_TEXTS = ("truncate", "chunks")
+LONG_TEXTS = ("chunks", "truncate")
 _ONNX_OPSET = 17
 _EXPORT_LOCK = threading.Lock()
 
@@ -59,6 +60,15 @@ def _load(path_or_name: str, device: str, local_files_only: bool):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path_or_name, device=device, local_files_only=local_files_only)
+
+
+@lru_cache(maxsize=None)
+def _configured_max_seq_length(folder: str) -> int | None:
+    config = Path(folder) / "sentence_bert_config.json"
+    try:
+        return int(json.loads(config.read_text())["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @lru_cache(maxsize=4)
@@ -125,13 +135,13 @@ class SentenceTransformerEmbedder(Embedder):
         ``<cache folder>/onnx/`` on first use; needs ``pip install onnxruntime``. Vectors agree
         with the torch ones to cosine > 0.9999 (docs/embedding.md) but are not bit-identical, so
         the backend is part of :attr:`identity` and of every cache key.
-    long_texts : {"truncate", "chunks"}, default="truncate"
+    long_texts : {"chunks", "truncate"}, default="chunks"
         What happens to a text longer than the model's window (``max_seq_length`` word pieces; 256
-        for all-MiniLM-L6-v2, special tokens included). ``"truncate"``: only its first window is
-        read (sentence-transformers' behaviour). ``"chunks"``: it is cut at word boundaries into
-        consecutive windows, each window is embedded, and the text's vector is the mean of the
-        window vectors weighted by their word-piece counts (normalised if ``normalize``). Texts
-        that fit in one window get the same vector either way.
+        for all-MiniLM-L6-v2, special tokens included). ``"chunks"``: it is cut at word boundaries
+        into consecutive windows, each window is embedded, and the text's vector is the mean of the
+        window vectors weighted by their word-piece counts (normalised if ``normalize``).
+        ``"truncate"``: only its first window is read (sentence-transformers' own behaviour). A text
+        that fits in one window gets the same vector either way.
     cache_dir, use_cache, progress
         See :class:`~nlmodels.embed.Embedder`; the exported ONNX file lives under ``cache_dir``
         (default: the cache folder) too.
@@ -150,7 +160,7 @@ class SentenceTransformerEmbedder(Embedder):
         batch_size: int = 64,
         normalize: bool = True,
         backend: str = "torch",
-        long_texts: str = "truncate",
+        long_texts: str = "chunks",
         cache_dir: str | None = None,
         use_cache: bool = True,
         progress: bool = True,
@@ -189,12 +199,26 @@ class SentenceTransformerEmbedder(Embedder):
             "weights_sha256": _weights_sha256(str(path)) if path.is_dir() else "",
             "normalize": self.normalize,
         }
-        # Only non-default settings are added, so the keys of vectors already cached stay valid.
+        # Only non-default settings are added, so the keys of vectors already cached stay valid
+        # (a long text's key also says how it was read: _key_parts).
         if self.backend != "torch":
             identity["backend"] = f"{self.backend}-opset{_ONNX_OPSET}"
-        if self.long_texts != "truncate":
+        if self.long_texts != "chunks":
             identity["long_texts"] = self.long_texts
         return identity
+
+    def _key_parts(self, text: str) -> dict:
+        # Vectors cached before long texts were chunked are truncated ones: a text that may be longer
+        # than one window gets a key of its own in the default mode.
+        if self.long_texts == "chunks" and len(text) > self._room_chars():
+            return {"long_texts": "chunks"}
+        return {}
+
+    def _room_chars(self) -> int:
+        """Characters below which a text surely fits one window (a word piece covers >= 1 character),
+        read from the model folder's config where possible, so a cache hit never loads the model."""
+        length = _configured_max_seq_length(self.model_path)
+        return (length if length is not None else self.window) - 2
 
     @property
     def model_(self):
@@ -245,7 +269,7 @@ class SentenceTransformerEmbedder(Embedder):
         """``text`` cut at word boundaries into consecutive parts of at most one window each (a
         single word longer than a window stays whole), with their word-piece counts."""
         room = self.window - 2  # [CLS] and [SEP]
-        if len(text) <= room:   # every word piece covers at least one character
+        if len(text) <= min(room, self._room_chars()):   # every word piece covers at least one character
             return [(text, room)]
         encoding = self.model_.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
                                          truncation=False, verbose=False)
@@ -281,5 +305,5 @@ class SentenceTransformerEmbedder(Embedder):
     def __repr__(self) -> str:
         shown = [repr(self.model)] if self.model else []
         shown += [f"backend={self.backend!r}"] if self.backend != "torch" else []
-        shown += [f"long_texts={self.long_texts!r}"] if self.long_texts != "truncate" else []
+        shown += [f"long_texts={self.long_texts!r}"] if self.long_texts != "chunks" else []
         return f"SentenceTransformerEmbedder({', '.join(shown)})"
