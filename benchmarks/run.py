@@ -1,8 +1,10 @@
 """One benchmark for every estimator, side by side with the references.
 
-    python benchmarks/run.py                 # full: six datasets, every method
+    python benchmarks/run.py                 # full: eight datasets, every method
     python benchmarks/run.py --quick         # two datasets, small samples (a few minutes)
     python benchmarks/run.py --datasets sst2,emotion --methods concept,tfidf
+    python benchmarks/run.py --train-size 200 --datasets sst2,ag_news   # few labels: 200 training texts
+    python benchmarks/run.py --embed-backend onnx   # every embedding through onnxruntime
 
 Reads ``<data>/<name>/train.csv`` and ``test.csv`` (columns ``text,label``) from ``--data``
 (default: ``../shared/datasets`` beside the repository). Prints one Markdown table, writes
@@ -31,17 +33,25 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
-ALL_DATASETS = ["sst2", "rotten_tomatoes", "financial_phrasebank", "emotion", "sms_spam", "ag_news"]
+ALL_DATASETS = ["sst2", "rotten_tomatoes", "financial_phrasebank", "emotion", "sms_spam", "ag_news", "clinc150",
+                "bbc_news"]
 QUICK_DATASETS = ["sms_spam", "financial_phrasebank"]
 
 # Reference accuracies from shared/datasets/README.md (same splits).
 REFERENCES = {
     "sst2": (0.733, 0.791), "rotten_tomatoes": (0.716, 0.735), "financial_phrasebank": (0.876, 0.903),
     "emotion": (0.672, 0.640), "sms_spam": (0.977, 0.985), "ag_news": (0.834, 0.864),
+    "clinc150": (0.793, 0.921), "bbc_news": (0.992, 0.976),
 }
 
 
 # ---------------------------------------------------------------------------------------- methods
+def _embedder(args):
+    from nlmodels import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(backend=args.embed_backend, long_texts=args.long_texts, progress=False)
+
+
 def _tfidf(args, llm):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegressionCV
@@ -60,7 +70,7 @@ def _minilm_lr(args, llm):
 
     from nlmodels import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(progress=False)
+    embedder = _embedder(args)
     model = make_pipeline(FunctionTransformer(lambda X: embedder.encode(list(X))),
                           LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,), scoring="accuracy",
                                                use_legacy_attributes=False))
@@ -70,14 +80,14 @@ def _minilm_lr(args, llm):
 def _concept(args, llm):
     from nlmodels import ConceptClassifier
 
-    return ConceptClassifier(max_concepts=args.max_concepts), lambda m: len(m.concepts_)
+    return ConceptClassifier(embedder=_embedder(args), max_concepts=args.max_concepts), lambda m: len(m.concepts_)
 
 
 def _concept_llm(measure):
     def make(args, llm):
         from nlmodels import ConceptClassifier
 
-        return ConceptClassifier(llm=llm, measure=measure, max_concepts=args.max_concepts,
+        return ConceptClassifier(llm=llm, embedder=_embedder(args), measure=measure, max_concepts=args.max_concepts,
                                  n_distill=args.n_distill), lambda m: len(m.concepts_)
     return make
 
@@ -85,19 +95,19 @@ def _concept_llm(measure):
 def _auglinear(args, llm):
     from nlmodels import AugLinearClassifier
 
-    return AugLinearClassifier(), lambda m: len(getattr(m, "vocabulary_", [])) or math.nan
+    return AugLinearClassifier(_embedder(args), max_ngrams=args.max_ngrams), lambda m: len(getattr(m, "vocabulary_", [])) or math.nan
 
 
 def _rulelist(args, llm):
     from nlmodels import RuleListClassifier
 
-    return RuleListClassifier(max_rules=10), lambda m: len(m.rules_)
+    return RuleListClassifier(embedder=_embedder(args), max_rules=10), lambda m: len(m.rules_)
 
 
 def _tree(args, llm):
     from nlmodels import ConceptTreeClassifier
 
-    return ConceptTreeClassifier(max_depth=3), lambda m: len(m.paths())  # leaves: one path each
+    return ConceptTreeClassifier(embedder=_embedder(args), max_depth=3), lambda m: len(m.paths())  # leaves: one path each
 
 
 class _ImodelsXAugLinear:
@@ -154,14 +164,23 @@ DEFAULT_METHODS = ["concept", "auglinear", "rulelist", "tree", "tfidf", "minilm_
 
 
 # ---------------------------------------------------------------------------------------- running
-def load(data: Path, name: str, quick: bool, seed: int = 0):
+def load(data: Path, name: str, quick: bool, seed: int = 0, train_size: int | None = None):
+    """The dataset's splits; ``train_size``: a stratified sample of that many training texts
+    (seed 0; every class keeps at least one text), the test split whole."""
+    from sklearn.model_selection import train_test_split
+
     train = pd.read_csv(data / name / "train.csv")
     test = pd.read_csv(data / name / "test.csv")
+    size = train_size or (600 if quick else None)
+    if size is not None and len(train) > size:
+        counts = train.label.value_counts()
+        if size >= 2 * len(counts) and counts.min() >= 2:
+            train, _ = train_test_split(train, train_size=size, stratify=train.label, random_state=seed)
+        else:  # too few places per class to stratify (e.g. 200 texts, 150 classes): one per class, then at random
+            first = train.groupby("label", sort=False).sample(1, random_state=seed)
+            rest = train.drop(first.index).sample(max(size - len(first), 0), random_state=seed)
+            train = pd.concat([first, rest])
     if quick:
-        from sklearn.model_selection import train_test_split
-
-        if len(train) > 600:
-            train, _ = train_test_split(train, train_size=600, stratify=train.label, random_state=seed)
         test = test.sample(min(len(test), 300), random_state=seed)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
@@ -185,7 +204,7 @@ def run_one(method, name, train, test, args, llm):
     predicted = model.predict(test.text.tolist())
     predict_s = time.perf_counter() - start
     row = {
-        "dataset": name, "method": method,
+        "dataset": name, "method": method, "n_train": len(train),
         "accuracy": accuracy_score(test.label, predicted),
         "macro_f1": f1_score(test.label, predicted, average="macro"),
         "readable_features": n_readable(model),
@@ -242,10 +261,17 @@ def table(results: pd.DataFrame) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of <name>/train.csv,test.csv")
-    parser.add_argument("--datasets", help="comma-separated names (default: all six, or two with --quick)")
+    parser.add_argument("--datasets", help="comma-separated names (default: all eight, or two with --quick)")
     parser.add_argument("--methods", help=f"comma-separated, of {list(METHODS)} (default: {','.join(DEFAULT_METHODS)}; "
                         "with --quick, all but imodelsx, which alone takes minutes per dataset)")
     parser.add_argument("--quick", action="store_true", help="two datasets, 600 training / 300 test texts")
+    parser.add_argument("--train-size", type=int, help="fit on a stratified sample of this many training texts "
+                        "(seed 0), e.g. 200 for the few-labels rows; the test split stays whole")
+    parser.add_argument("--embed-backend", default="torch", choices=["torch", "onnx"],
+                        help="SentenceTransformerEmbedder(backend=...) for every method that embeds")
+    parser.add_argument("--long-texts", default="chunks", choices=["chunks", "truncate"],
+                        help="SentenceTransformerEmbedder(long_texts=...) for every method that embeds")
+    parser.add_argument("--max-ngrams", type=int, help="AugLinearClassifier(max_ngrams=...): the n-gram table's cap")
     parser.add_argument("--max-concepts", type=int, default=30)
     parser.add_argument("--n-distill", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -273,7 +299,7 @@ def main(argv=None):
         parser.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
     rows = []
     for name in names:
-        train, test = load(args.data, name, args.quick)
+        train, test = load(args.data, name, args.quick, train_size=args.train_size)
         print(f"{name}: {len(train)} train, {len(test)} test", file=sys.stderr)
         for method in methods:
             if method.startswith("concept_") and llm is None:

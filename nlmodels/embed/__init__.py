@@ -2,6 +2,6 @@
 
 from .base import Embedder
 from .openai import OpenAIEmbedder
-from .sentence_transformer import SentenceTransformerEmbedder, bundled_minilm_path
+from .sentence_transformer import SentenceTransformerEmbedder, bundled_minilm_path, export_onnx
 
-__all__ = ["Embedder", "OpenAIEmbedder", "SentenceTransformerEmbedder", "bundled_minilm_path"]
+__all__ = ["Embedder", "OpenAIEmbedder", "SentenceTransformerEmbedder", "bundled_minilm_path", "export_onnx"]

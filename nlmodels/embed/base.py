@@ -38,6 +38,10 @@ class Embedder:
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def _key_parts(self, text: str) -> dict:
+        """What, beyond :attr:`identity` and the text, decides this text's vector (added to its key)."""
+        return {}
+
     def encode(self, texts: Sequence[str], *, show_progress: bool | None = None) -> np.ndarray:
         """Embed texts; returns a float32 array of shape (len(texts), dim)."""
         if isinstance(texts, str):
@@ -60,7 +64,7 @@ class Embedder:
     def _fill(self, texts: list[str], show_progress: bool | None) -> None:
         identity = self.identity
         cache = get_cache(self.cache_dir) if self.use_cache else None
-        keys = {t: cache_key(kind="embed", embedder=identity, text=t) for t in texts}
+        keys = {t: cache_key(kind="embed", embedder=identity, text=t, **self._key_parts(t)) for t in texts}
         missing = []
         for text in texts:
             hit = cache.get(keys[text]) if cache is not None else None

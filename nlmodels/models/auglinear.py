@@ -103,7 +103,16 @@ _COMMON_PARAMS = """
         Candidate sizes of the per-n-gram correction for n-grams seen in training (larger: a
         weaker penalty on it, closer to a bag-of-words model); cross-validation picks one.
         ``(0.0,)`` gives the plain Aug-Linear model, where every n-gram is scored by its
-        embedding alone (on the six benchmark sets cross-validation never preferred it)."""
+        embedding alone (on the six benchmark sets cross-validation never preferred it).
+    min_df : int, default=1
+        Keep only the training n-grams found in at least this many training texts.
+    max_ngrams : int, default=None
+        Keep at most this many training n-grams, those found in the most training texts (ties: in
+        alphabetical order), so the table, and the embedding work of a fit, stay bounded on long
+        texts (bbc_news: 208,075 1-2-grams in 999 articles). With ``min_df > 1`` or ``max_ngrams``
+        set, the table is the whole model: an n-gram outside it adds nothing, at fit and at predict
+        (``ngram_contributions`` of a phrase outside it is 0). By default every n-gram counts and
+        one never seen in training is scored through its embedding."""
 
 
 class _AugLinear(TextEstimatorMixin, BaseEstimator):
@@ -112,19 +121,21 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
     _regression = False
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
-                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0)):
+                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams=None):
         self.embedder = embedder
         self.ngram_range = ngram_range
         self.stop_words = stop_words
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.lexical_scales = lexical_scales
+        self.min_df = min_df
+        self.max_ngrams = max_ngrams
 
     # ------------------------------------------------------------------ n-grams and features
     _parameter_constraints = {
         "embedder": [HasMethods(["encode"]), None], "ngram_range": [tuple, list],
         "stop_words": [StrOptions({"english"}), list, None], "lowercase": ["boolean"], "token_pattern": [str],
-        "lexical_scales": ["array-like", Real],
+        "lexical_scales": ["array-like", Real], "min_df": [positive_int], "max_ngrams": [positive_int, None],
     }
 
     def _check_params(self):
@@ -139,19 +150,38 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
             raise ValueError(f"lexical_scales must be non-negative numbers, got {self.lexical_scales!r}")
         return scales
 
-    def _vectorizer(self) -> CountVectorizer:
+    @property
+    def _capped(self) -> bool:
+        return self.min_df > 1 or self.max_ngrams is not None
+
+    def _vectorizer(self, vocabulary=None) -> CountVectorizer:
+        """The n-gram analyzer; with a ``vocabulary`` (a capped table), it counts only those n-grams."""
         return CountVectorizer(ngram_range=tuple(self.ngram_range), stop_words=self.stop_words,
-                               lowercase=self.lowercase, token_pattern=self.token_pattern)
+                               lowercase=self.lowercase, token_pattern=self.token_pattern, vocabulary=vocabulary)
 
     def _count(self, texts):
-        """Counts (texts x n-grams, csr) and the n-grams (sorted), for these texts only."""
+        """Counts (texts x n-grams, csr) and the n-grams (sorted), for the n-grams these texts
+        contain (of the table only, when it is capped)."""
         vectorizer = clone(self.vectorizer_)
         try:
             counts = vectorizer.fit_transform(texts).tocsr()
         except ValueError:  # no text has a single n-gram (e.g. only stop words)
             return sp.csr_matrix((len(texts), 0)), []
         names = vectorizer.get_feature_names_out().tolist()
+        if vectorizer.vocabulary is not None:   # a fixed table: only the columns these texts use
+            present = np.unique(counts.indices)
+            counts, names = counts[:, present], [names[i] for i in present]
         return counts.astype(np.float64), names
+
+    def _cap(self, counts, ngrams):
+        """The training n-grams the table keeps (``min_df``, ``max_ngrams``), in their sorted order."""
+        df = np.bincount(counts.indices, minlength=len(ngrams))
+        order = np.argsort(-df, kind="stable")          # most documents first; ties alphabetical
+        order = order[df[order] >= self.min_df][: self.max_ngrams]
+        keep = np.sort(order)
+        if len(keep) == 0:
+            raise ValueError(f"no n-gram is in min_df={self.min_df} training texts; lower min_df")
+        return counts[:, keep], [ngrams[i] for i in keep]
 
     def _orders(self, ngrams) -> np.ndarray:
         low, high = self.ngram_range
@@ -216,6 +246,9 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
                 f"no n-grams in X: every text is empty after tokenising (token_pattern="
                 f"{self.token_pattern!r}, stop_words={self.stop_words!r})"
             )
+        if self._capped:
+            counts, ngrams = self._cap(counts, ngrams)
+            self.vectorizer_ = self._vectorizer(ngrams)
         D, E, orders = self._embedding_sums(counts, ngrams)
         Z, mean, scale = _standardise(D)
         # One BLAS thread for the head: its matrices are small (texts x (dim + n-grams), mostly
@@ -245,7 +278,7 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
         """Column order for explain: n-grams as the analyzer meets them, text by text."""
         position = {g: i for i, g in enumerate(ngrams)}
         analyze = self.vectorizer_.build_analyzer()
-        order = list(dict.fromkeys(position[g] for text in texts for g in analyze(text)))
+        order = list(dict.fromkeys(position[g] for text in texts for g in analyze(text) if g in position))
         return np.array(order, dtype=int)
 
     def _phrase_scores(self, phrases):
@@ -299,9 +332,12 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
         lexical = (f"embedding score plus a per-n-gram correction (scale {self.lexical_scale_:g})"
                    if self.lexical_scale_ else "embedding score only")
         what = "prediction" if self._regression else "decision value"
+        others = ("any other n-gram adds nothing (the table is capped: " +
+                  ", ".join(f"{k}={getattr(self, k)}" for k in ("min_df", "max_ngrams") if getattr(self, k) not in (1, None))
+                  + ")") if self._capped else "any other n-gram is scored through its embedding"
         return (f"{type(self).__name__}: {self.ngram_range[0]}-{self.ngram_range[1]}-grams embedded by "
-                f"{self.embedder_!r}; {lexical}\n{seen:,} n-grams seen in training; any other n-gram is "
-                f"scored through its embedding\n{what} = intercept + the sum of its n-grams' contributions, "
+                f"{self.embedder_!r}; {lexical}\n{seen:,} n-grams seen in training; {others}"
+                f"\n{what} = intercept + the sum of its n-grams' contributions, "
                 f"each counted every time it occurs")
 
     def _format(self, k: int = 8, html_out: bool = False) -> str:
@@ -407,7 +443,7 @@ class _AugLinear(TextEstimatorMixin, BaseEstimator):
         params["embedder"] = embedder
         model = cls(**params)
         model.embedder_ = rebuild_embedder(state["embedder"], embedder)
-        model.vectorizer_ = model._vectorizer()
+        model.vectorizer_ = model._vectorizer(state["ngrams"]["vocabulary"] if model._capped else None)
         if state["task"] == "classification":
             model.classes_ = decode_labels(state["classes"])
         head = state["head"]
@@ -491,9 +527,11 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, _AugLinear):
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
                  token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0),
-                 Cs=(1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0), cv=5, max_iter=1000, n_jobs=None, random_state=0):
+                 min_df=1, max_ngrams=None, Cs=(1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0), cv=5, max_iter=1000, n_jobs=None,
+                 random_state=0):
         super().__init__(embedder, ngram_range=ngram_range, stop_words=stop_words, lowercase=lowercase,
-                         token_pattern=token_pattern, lexical_scales=lexical_scales)
+                         token_pattern=token_pattern, lexical_scales=lexical_scales, min_df=min_df,
+                         max_ngrams=max_ngrams)
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
@@ -635,9 +673,11 @@ class AugLinearRegressor(RegressorMixin, _AugLinear):
     _regression = True
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
-                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), alphas=None):
+                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams=None,
+                 alphas=None):
         super().__init__(embedder, ngram_range=ngram_range, stop_words=stop_words, lowercase=lowercase,
-                         token_pattern=token_pattern, lexical_scales=lexical_scales)
+                         token_pattern=token_pattern, lexical_scales=lexical_scales, min_df=min_df,
+                         max_ngrams=max_ngrams)
         self.alphas = alphas
 
     def fit(self, X, y):

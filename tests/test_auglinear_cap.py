@@ -1,0 +1,57 @@
+"""AugLinear's n-gram table capped by document frequency (min_df, max_ngrams): bounded, and the whole model."""
+
+import numpy as np
+import pytest
+
+import nlmodels
+from nlmodels import AugLinearClassifier, AugLinearRegressor
+from nlmodels.data import load_sms_spam_sample
+
+DATA = load_sms_spam_sample().iloc[:200]
+TEXTS, LABELS = DATA.text.tolist(), DATA.label.to_numpy()
+
+
+@pytest.fixture(scope="module")
+def capped():
+    return AugLinearClassifier(max_ngrams=300, min_df=2).fit(TEXTS, LABELS)
+
+
+def test_table_is_bounded_by_the_cap_and_keeps_the_most_frequent_ngrams(capped):
+    free = AugLinearClassifier(lexical_scales=(3.0,), Cs=(1.0,)).fit(TEXTS, LABELS)
+    assert len(free.vocabulary_) > 2000
+    assert len(capped.vocabulary_) == 300 == len(capped.ngram_scores_)
+    assert capped.document_frequency_.min() >= 2
+    kept_df = capped.document_frequency_.min()
+    dropped = [g for g in free.vocabulary_ if g not in capped.vocabulary_]
+    assert max(free.document_frequency_[free.vocabulary_[g]] for g in dropped) <= kept_df
+    assert "capped" in str(capped) and "max_ngrams=300" in str(capped)
+
+
+def test_ngrams_outside_the_capped_table_add_nothing(capped):
+    texts = ["FREE entry to win a prize, call now", "see you at the zorblax quintessence"]
+    explained = capped.explain(texts)
+    assert np.allclose(explained.sum(axis=1), capped.decision_function(texts), atol=1e-9)
+    assert set(explained.columns) - {"intercept"} <= set(capped.vocabulary_)
+    outside = capped.ngram_contributions(["zorblax quintessence"])
+    assert outside.contribution.iloc[0] == 0 and not outside.seen.iloc[0]
+    assert capped.decision_function(["zorblax"])[0] == pytest.approx(capped.intercept_[0])
+
+
+def test_capped_model_round_trips_through_json(capped, tmp_path):
+    loaded = nlmodels.load(capped.to_json(tmp_path / "capped.json"))
+    texts = TEXTS[:20] + ["zorblax quintessence prize"]
+    assert np.array_equal(loaded.predict_proba(texts), capped.predict_proba(texts))
+
+
+def test_regressor_takes_the_cap_too():
+    y = np.array([len(t) for t in TEXTS], float)
+    model = AugLinearRegressor(max_ngrams=100).fit(TEXTS, y)
+    assert len(model.vocabulary_) == 100
+    assert np.allclose(model.explain(TEXTS[:5]).sum(axis=1), model.predict(TEXTS[:5]))
+
+
+def test_a_cap_that_keeps_nothing_is_refused():
+    with pytest.raises(ValueError, match="min_df"):
+        AugLinearClassifier(min_df=10_000).fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="max_ngrams"):
+        AugLinearClassifier(max_ngrams=0).fit(TEXTS, LABELS)

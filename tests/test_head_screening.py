@@ -1,0 +1,50 @@
+"""The sign-bounded L1 path with strong-rule screening solves the same problem as without it."""
+
+import numpy as np
+import pytest
+
+from nlmodels.models._head import (_kind, _path, _select_along_path, _standardise, _targets, association_signs,
+                                   fit_sparse_classifier)
+
+
+def problem(n_classes, n_concepts=24, n=200, seed=0):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(n_classes, size=n)
+    F = rng.rand(n, 2 * n_concepts)
+    for k in range(0, n_concepts, 2):             # half the concepts carry the class, in both signals
+        F[:, 2 * k] += 0.8 * (y == k % n_classes)
+        F[:, 2 * k + 1] = (F[:, 2 * k] > 0.9).astype(float)
+    groups = np.repeat(np.arange(n_concepts), 2)
+    return F, y, groups
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_screened_path_matches_the_full_path(n_classes):
+    F, y, groups = problem(n_classes)
+    Z = _standardise(F)[0]
+    T = _targets(y)
+    signs = association_signs(F, y, groups)
+    signs[:, 6:10] = 0                                     # gated columns stay at 0 either way
+    kind = _kind(T, False)
+    full = list(_path(Z, T, signs, kind, 10, screen=False))
+    screened = list(_path(Z, T, signs, kind, 10, screen=True))
+    assert len(full) == len(screened) == 10
+    for a, b in zip(full, screened):
+        # the same problem, solved to L-BFGS-B's tolerance either way (it stops on a relative change
+        # of the objective, so weak-penalty steps agree to about 1e-3)
+        assert np.abs(a - b).max() < 1e-2 * max(1.0, np.abs(a).max())
+        assert ((np.abs(a) > 1e-3) <= (np.abs(b) > 0)).all() and ((np.abs(b) > 1e-3) <= (np.abs(a) > 0)).all()
+        assert (b[signs == 0] == 0).all() and (np.sign(b) * signs >= 0).all()
+    for budget in (3, 8, 15):
+        assert (_select_along_path(iter(full), groups, budget) == _select_along_path(iter(screened), groups, budget)).all()
+
+
+def test_head_keeps_its_budget_signs_and_gate_with_many_classes():
+    F, y, groups = problem(8, n_concepts=30, n=300)
+    allowed = np.ones(F.shape[1], bool)
+    allowed[:10] = False
+    coef, intercept, used = fit_sparse_classifier(F, y, groups, 10, allowed=allowed)
+    signs = association_signs(F, y, groups)
+    assert len(np.unique(groups[used])) <= 10 and not used[:10].any()
+    assert (coef[:, ~used] == 0).all() and (np.sign(coef) * signs >= 0).all()
+    assert np.mean((F @ coef.T + intercept).argmax(axis=1) == y) > 0.5
