@@ -97,7 +97,7 @@ def test_table_reproduces_a_logistic_regression_on_summed_embeddings(fresh_cache
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    monkeypatch.setattr("nlmodels.models.auglinear._TOL", 1e-10)  # both solvers run to the same optimum
+    monkeypatch.setattr("nlmodels.models._auglinear_base._TOL", 1e-10)  # both solvers run to the same optimum
     model = AugLinearClassifier(lexical_scales=(0.0,), Cs=(1.0,), max_iter=10_000).fit(TEXTS, LABELS)
     unigrams = CountVectorizer(token_pattern=model.token_pattern).fit(TEXTS)
     bigrams = CountVectorizer(token_pattern=model.token_pattern, ngram_range=(2, 2)).fit(TEXTS)

@@ -17,8 +17,7 @@ def embedder_record(embedder) -> dict:
     rebuild it. Never a key: OpenAI-compatible embedders give only model name and server."""
     record = {"class": type(embedder).__name__, "identity": plain(embedder.identity)}
     if isinstance(embedder, SentenceTransformerEmbedder):
-        record["settings"] = {"model": embedder.model, "device": embedder.device,
-                              "batch_size": embedder.batch_size, "normalize": embedder.normalize}
+        record["settings"] = plain(embedder.settings)  # backend and long-text mode included
     elif isinstance(embedder, OpenAIEmbedder):
         record["settings"] = {"model": embedder.model, "base_url": embedder.identity["server"],
                               "dimensions": embedder.dimensions, "batch_size": embedder.batch_size,

@@ -1,7 +1,8 @@
 """The public estimators, and the model file (``to_json`` / ``load``) they own."""
 
 from ._document import ESTIMATORS, from_dict, load, to_dict, to_json
-from .auglinear import AugLinearClassifier, AugLinearRegressor
+from .auglinear_classifier import AugLinearClassifier
+from .auglinear_regressor import AugLinearRegressor
 from .concept_classifier import ConceptClassifier
 from .concept_regressor import ConceptRegressor
 from .concept_transformer import ConceptTransformer, QuestionEmbedder
