@@ -147,4 +147,4 @@ def test_bad_parameters_are_explained():
 def test_long_texts_are_truncated_with_a_warning(binary_model):
     model, _, _ = binary_model
     with pytest.warns(UserWarning, match="truncated"):
-        model.predict(["wonderful " * 1000])
+        model.predict(["wonderful " * 2000])
