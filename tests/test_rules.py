@@ -259,3 +259,13 @@ def test_rule_list_with_no_varying_concept_is_the_default_rule_alone():
     yi = np.array([0, 1] * 6)
     rules, alpha = learn_rule_list(B, yi, 2, max_rules=3, alphas=(0.5, 1.0), min_support=1, random_state=0)
     assert rules == [] and alpha in (0.5, 1.0)
+
+
+def test_rule_list_says_which_classes_it_cannot_predict_when_max_rules_is_too_small():
+    texts, labels = topics(n_per_class=10)
+    with pytest.warns(UserWarning, match=r"max_rules=1 cannot give each of the 3 classes a rule.*at least 2 rules"):
+        model = RuleListClassifier(max_rules=1).fit(texts, labels)
+    predicted = set(model.predict(texts))
+    missing = [c for c in model.classes_ if c not in {r.label for r in model.rules_} | {model.default_}]
+    assert len(missing) >= 1 and not predicted & set(missing)
+    assert f"never predicted: {len(missing)} of 3 classes" in str(model)

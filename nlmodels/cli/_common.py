@@ -171,7 +171,7 @@ def _fit_params(cls, args) -> tuple[dict, str]:
     value = {**accepted, **params}
     details = []
     if "max_concepts" in accepted:
-        details.append(f"max {value['max_concepts']} concepts")
+        details.append("concept budget auto" if value['max_concepts'] == "auto" else f"max {value['max_concepts']} concepts")
     if "max_rules" in accepted:
         details.append(f"max {value['max_rules']} rules")
     if "max_depth" in accepted:

@@ -39,7 +39,7 @@ CONCEPT_PIPELINE = {
 #: What the linear concept models add.
 CONCEPT_LINEAR = {
     **CONCEPT_PIPELINE,
-    "max_concepts": [positive_int],
+    "max_concepts": [positive_int, StrOptions({"auto"})],
     "gated": [StrOptions({"drop", "llm"})],
     "recheck": [non_negative_int],
 }

@@ -27,7 +27,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
     """Propose, measure, then a sparse linear head whose weights point the way their concepts read."""
 
     _parameter_constraints = CONCEPT_LINEAR
-    def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
+    def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts="auto", concepts=None,
                  proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
                  phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
@@ -60,7 +60,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                  if not allowed[k * self.n_signals_:(k + 1) * self.n_signals_].any()]
         signs = association_signs(F, y, groups, self._reading_columns(), regression=self._regression)
         fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
-        coef, intercept, used = fit(F, y, groups, self.max_concepts, signs=signs, allowed=allowed,
+        self.max_concepts_ = self._concept_budget(y)
+        coef, intercept, used = fit(F, y, groups, self.max_concepts_, signs=signs, allowed=allowed,
                                     random_state=self.random_state)
         columns = self._keep(used)
         if self._regression:

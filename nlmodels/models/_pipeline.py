@@ -129,12 +129,19 @@ class ConceptPipeline(TextEstimatorMixin):
                 focus = self._worst(interim.transform(texts, E), y, interim.signals)
         return concepts
 
+    def _concept_budget(self, y) -> int:
+        """``max_concepts``, or with ``"auto"`` 30 and at least two concepts per class (so 150
+        classes get 300); recorded in ``max_concepts_``."""
+        if self.max_concepts != "auto":
+            return int(self.max_concepts)
+        return 30 if self._regression else max(30, 2 * len(np.unique(y)))
+
     def _worst(self, F, y, signals):
         groups = np.repeat(np.arange(F.shape[1] // len(signals)), len(signals))
         if self._regression:
-            coef, b, _ = fit_sparse_regressor(F, y, groups, self.max_concepts)
+            coef, b, _ = fit_sparse_regressor(F, y, groups, self._concept_budget(y))
             return np.argsort(-np.abs(F @ coef + b - y))[:50]
-        coef, b, _ = fit_sparse_classifier(F, y, groups, self.max_concepts, random_state=self.random_state)
+        coef, b, _ = fit_sparse_classifier(F, y, groups, self._concept_budget(y), random_state=self.random_state)
         classes = np.unique(y)
         scores = F @ coef.T + b
         if scores.shape[1] == 1:
@@ -217,8 +224,9 @@ PARAMETERS_DOC = """
         probe per concept learns those answers; a probe that does not agree with the chat model on
         held-out answered texts is gated (see ``gated``); predict makes no chat call unless
         ``gated="llm"`` keeps a concept the chat model answers.
-    max_concepts : int, default=30
-        At most this many concepts carry weight in the fitted model.
+    max_concepts : int or "auto", default="auto"
+        At most this many concepts carry weight in the fitted model. ``"auto"``: 30, and two per
+        class when there are more than 15 classes (150 classes: 300); recorded in ``max_concepts_``.
     concepts : list of str or Concept, default=None
         Concepts written by a person, added to the proposed ones.
     proposer : {"auto", "phrases", "llm"}, default="auto"

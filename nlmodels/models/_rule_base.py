@@ -156,9 +156,14 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
                              precision=float(hit[covered].mean()) if covered.any() else float("nan")))
         self.proposed_rules_ = pd.DataFrame(rows)
 
+    def _check_classes(self, n_classes: int) -> None:
+        """Refuse, before any work, a head that cannot reach every class (none here)."""
+
     def _fit_concepts(self, X, y):
         texts, y = check_texts_labels(X, y)
         self.classes_ = np.unique(y)
+        self._check_contract()
+        self._check_classes(len(self.classes_))
         self.proposed_rules_ = []
         _, F = self._propose_and_measure(texts, y)
         F = self._fill_missing(F)

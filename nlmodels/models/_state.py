@@ -28,7 +28,8 @@ from ..llm.record import chat_model_record, rebuild_chat_model
 __all__ = ["export_state", "from_state", "measurement_text", "pipeline_state", "rebuild_pipeline"]
 
 # Fitted attributes that are plain values and are carried over as they are.
-_SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_", "measure_", "gated_concepts_", "support_")
+_SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_", "measure_", "gated_concepts_", "support_",
+                      "max_concepts_")
 
 
 def _task(model) -> str:

@@ -128,6 +128,8 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         check_is_fitted(self, "coef_")
         header = (f"ConceptClassifier: {len(self.concepts_)} concepts, measured by {self.measurer_.name}; "
                   f"classes {', '.join(label_text(c, quoted=True) for c in self.classes_)}")
+        if self.max_concepts == "auto" and self.max_concepts_ > 30:
+            header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
         rows, titles = self._rows()
         return self._format(rows, header, titles)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
@@ -92,6 +94,14 @@ class RuleListClassifier(RuleConceptModel):
                  n_distill=200, phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto",
                  n_proposed_rules=10, on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
+
+    def _check_classes(self, n_classes: int) -> None:
+        if self.max_rules < n_classes - 1:
+            warnings.warn(
+                f"max_rules={self.max_rules} cannot give each of the {n_classes} classes a rule: a rule list "
+                f"that predicts every class needs at least {n_classes - 1} rules (one per class, the last "
+                f"class taken by the final ELSE); at most {self.max_rules + 1} classes can be predicted. Pass "
+                f"max_rules >= {n_classes - 1}, or use ConceptClassifier", UserWarning, stacklevel=3)
 
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
@@ -221,6 +231,10 @@ class RuleListClassifier(RuleConceptModel):
         n, p = int(self.default_counts_.sum()), self.default_counts_.max() / max(self.default_counts_.sum(), 1)
         lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {label_text(self.default_)}"
                      f"   (precision {p:.2f}, {n} training texts)")
+        never = [c for c in self.classes_ if c != self.default_ and all(r.label != c for r in self.rules_)]
+        if never:
+            shown = ", ".join(label_text(c) for c in never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
+            lines.append(f"never predicted: {len(never)} of {len(self.classes_)} classes ({shown})")
         return "\n".join(lines)
 
 
