@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nlmodels.models._head import (_kind, _path, _select_along_path, _standardise, _targets, association_signs,
+from nlmodels.models._head import (_kind, _path, _select_along_path, standardise, _targets, association_signs,
                                    fit_sparse_classifier)
 
 
@@ -21,7 +21,7 @@ def problem(n_classes, n_concepts=24, n=200, seed=0):
 @pytest.mark.parametrize("n_classes", [2, 5])
 def test_screened_path_matches_the_full_path(n_classes):
     F, y, groups = problem(n_classes)
-    Z = _standardise(F)[0]
+    Z = standardise(F)[0]
     T = _targets(y)
     signs = association_signs(F, y, groups)
     signs[:, 6:10] = 0                                     # gated columns stay at 0 either way

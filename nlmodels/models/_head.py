@@ -33,10 +33,12 @@ _RIDGE_GRID = np.logspace(-3, 3, 13)
 _CV_MAXITER = 200
 
 
-def _standardise(F):
+def standardise(F, eps: float = 1e-9):
+    """Columns centred and scaled to unit variance (a column with spread below ``eps`` is only
+    centred); returns ``(Z, mean, scale)`` so weights on ``Z`` fold back onto ``F``."""
     mean = F.mean(axis=0)
     scale = F.std(axis=0)
-    scale[scale < 1e-9] = 1.0
+    scale[scale < eps] = 1.0
     return (F - mean) / scale, mean, scale
 
 
@@ -220,7 +222,7 @@ def _fit_sparse(F, y, groups, max_concepts, signs, allowed, regression, random_s
 
 
 def _fit_sparse_unthreaded(F, y, groups, max_concepts, signs, allowed, regression, random_state, n_steps):
-    Z, mean, scale = _standardise(F)
+    Z, mean, scale = standardise(F)
     T = _targets(y, regression=regression)
     kind = _kind(T, regression)
     signs = signs * (np.ones(F.shape[1], bool) if allowed is None else np.asarray(allowed, bool))

@@ -20,7 +20,44 @@ from ._head import association_signs, fit_sparse_classifier, fit_sparse_regresso
 from ._pipeline import ConceptPipeline, store_params
 from ._views import render
 
-__all__ = ["LinearConceptModel"]
+__all__ = ["ATTRIBUTES_DOC", "LinearConceptModel"]
+
+#: The fitted attributes of the linear concept models (formatted by each estimator).
+ATTRIBUTES_DOC = """    concepts_ : list of Concept
+        The concepts that carry weight, in column order.
+    coef_ : ndarray of shape ({rows}, n_concepts * n_signals)
+        Weights on the raw scores{toward}; every weight of a concept has the sign of the concept's
+        association with the target in the training data.
+    intercept_ : ndarray of shape ({rows},)
+    fidelity_ : DataFrame
+        One row per weighted concept and signal: how its measurement was checked on held-out texts
+        (``metric``, ``fidelity``, ``baseline``, ``n_texts``, ``passed``).
+    gated_concepts_ : list of dict
+        Concepts not measured faithfully (their fidelity record), which never carry weight.
+    support_ : list of dict
+        Per weighted concept, on the training texts: how often its reading signal fires and how the
+        {support} there.
+    chat_calls_per_text_ : int
+        Chat-model calls ``predict`` makes per text (0: none).
+    measure_ : str
+        The measurement ``measure="auto"`` resolved to.
+    max_concepts_ : int
+        The concept budget ``max_concepts`` resolved to.
+    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
+    embedder_ : the embedder used.
+    fill_values_ : ndarray
+        Each column's training mean, which replaces a missing score (a chat call that failed with
+        ``on_error="missing"``).
+    groups_per_class_ : int
+        Phrase groups mined per class (offline proposer).
+    training_ : dict
+        What the training data was: size, mean length, {balance}, date, chat usage.
+    edits_ : list of dict
+        The edit history (:meth:`edit`, :meth:`refit_head`).
+    n_features_in_ : int
+        1: one column of texts.
+
+"""
 
 
 class LinearConceptModel(ConceptPipeline, BaseEstimator):

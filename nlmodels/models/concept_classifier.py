@@ -13,7 +13,7 @@ from .._codec import label_text
 from .._validation import check_texts_labels
 from ._document import register
 from ._head import LinearDecisionMixin
-from ._linear import LinearConceptModel
+from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
 
 __all__ = ["ConceptClassifier"]
@@ -34,39 +34,8 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
     Attributes
     ----------
     classes_ : ndarray
-    concepts_ : list of Concept
-        The concepts that carry weight, in column order.
-    coef_ : ndarray of shape (1 or n_classes, n_concepts * n_signals)
-        Weights on the raw scores (binary: toward ``classes_[1]``); every weight of a concept has the sign of the concept's
-        association with the target in the training data.
-    intercept_ : ndarray of shape (1 or n_classes,)
-    fidelity_ : DataFrame
-        One row per weighted concept and signal: how its measurement was checked on held-out texts
-        (``metric``, ``fidelity``, ``baseline``, ``n_texts``, ``passed``).
-    gated_concepts_ : list of dict
-        Concepts not measured faithfully (their fidelity record), which never carry weight.
-    support_ : list of dict
-        Per weighted concept, on the training texts: how often its reading signal fires and how the
-        classes split there.
-    chat_calls_per_text_ : int
-        Chat-model calls ``predict`` makes per text (0: none).
-    measure_ : str
-        The measurement ``measure="auto"`` resolved to.
-    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
-    embedder_ : the embedder used.
-    fill_values_ : ndarray
-        Each column's training mean, which replaces a missing score (a chat call that failed with
-        ``on_error="missing"``).
-    groups_per_class_ : int
-        Phrase groups mined per class (offline proposer).
-    training_ : dict
-        What the training data was: size, mean length, class balance, date, chat usage.
-    edits_ : list of dict
-        The edit history (:meth:`edit`, :meth:`refit_head`).
-    n_features_in_ : int
-        1: one column of texts.
-
-    Examples
+{ATTRIBUTES_DOC.format(rows="1 or n_classes", toward=" (binary: toward ``classes_[1]``)",
+                       support="classes split", balance="class balance")}    Examples
     --------
     >>> clf = ConceptClassifier(max_concepts=10).fit(texts, labels)     # doctest: +SKIP
     >>> print(clf)                                                       # doctest: +SKIP

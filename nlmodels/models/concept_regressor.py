@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_texts_labels
 from ._document import register
-from ._linear import LinearConceptModel
+from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
 
 __all__ = ["ConceptRegressor"]
@@ -27,38 +27,7 @@ class ConceptRegressor(RegressorMixin, LinearConceptModel):
     ----------{PARAMETERS_DOC}
     Attributes
     ----------
-    concepts_ : list of Concept
-        The concepts that carry weight, in column order.
-    coef_ : ndarray of shape (1, n_concepts * n_signals)
-        Weights on the raw scores; every weight of a concept has the sign of the concept's
-        association with the target in the training data.
-    intercept_ : ndarray of shape (1,)
-    fidelity_ : DataFrame
-        One row per weighted concept and signal: how its measurement was checked on held-out texts
-        (``metric``, ``fidelity``, ``baseline``, ``n_texts``, ``passed``).
-    gated_concepts_ : list of dict
-        Concepts not measured faithfully (their fidelity record), which never carry weight.
-    support_ : list of dict
-        Per weighted concept, on the training texts: how often its reading signal fires and how the
-        mean target differs there.
-    chat_calls_per_text_ : int
-        Chat-model calls ``predict`` makes per text (0: none).
-    measure_ : str
-        The measurement ``measure="auto"`` resolved to.
-    measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
-    embedder_ : the embedder used.
-    fill_values_ : ndarray
-        Each column's training mean, which replaces a missing score (a chat call that failed with
-        ``on_error="missing"``).
-    groups_per_class_ : int
-        Phrase groups mined per class (offline proposer).
-    training_ : dict
-        What the training data was: size, mean length, target range, date, chat usage.
-    edits_ : list of dict
-        The edit history (:meth:`edit`, :meth:`refit_head`).
-    n_features_in_ : int
-        1: one column of texts.
-    """
+{ATTRIBUTES_DOC.format(rows="1", toward="", support="mean target differs", balance="target range")}    """
 
     _regression = True
 
