@@ -231,3 +231,27 @@ def test_distill_fidelity_through_the_real_local_server(smollm, fresh_cache):
     assert len(table) == len(model.concepts_)
     for record in table.to_dict("records"):
         assert record["passed"] is True and record["n_texts"] <= 12
+
+
+def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path):
+    """A file written before support and fidelity were recorded: str says they are missing."""
+    texts, y = reviews(80)
+    doc = json.loads(ConceptClassifier(max_concepts=3).fit(texts, y).to_json())
+    for name in ("support_", "class_shares_", "gated_concepts_"):
+        doc["attributes"].pop(name, None)
+    doc["measurer"].pop("fidelity", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    old = load(path)
+    assert "training support and fidelity not recorded" in str(old) and old.fidelity_.empty
+
+
+def test_refit_head_on_new_texts_prints_their_class_shares():
+    texts, y = reviews(80)
+    model = ConceptClassifier(max_concepts=3).fit(texts, y)
+    more, labels = reviews(90, seed=1)
+    labels = np.where(np.arange(90) < 60, "neg", labels)     # a different balance: 60+ of 90 'neg'
+    model.refit_head(more, labels)
+    assert model.class_shares_["'neg'"] == pytest.approx(np.mean(labels == "neg"))
+    assert f"({100 * np.mean(labels == 'neg'):.0f}% of all)" in str(model) or \
+        f"({100 * np.mean(labels == 'pos'):.0f}% of all)" in str(model)

@@ -184,7 +184,7 @@ from nlmodels.data import load_sms_spam_sample
 from faults import HashEmbedder
 
 data = load_sms_spam_sample().head(60)
-llm = ChatModel("fake", base_url=sys.argv[1], max_retries=8, progress=False)
+llm = ChatModel("fake", base_url=sys.argv[1], max_retries=8, max_repairs=3, progress=False)  # as the first fit
 ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm").fit(list(data.text), data.label)
 print(llm.usage.calls, llm.usage.cached)
 """

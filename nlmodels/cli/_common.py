@@ -145,6 +145,8 @@ def _in_chunks(fn, texts, desc, quiet, size=256):
 def _fit_params(cls, args) -> tuple[dict, str]:
     """Constructor parameters from the options, and a few words on them. An option the estimator
     has no parameter for is refused, not silently dropped."""
+    from ..models._pipeline import resolve_measure
+
     accepted = cls().get_params(deep=False)
     params = {}
     given = [("--max-concepts", "max_concepts", args.max_concepts), ("--max-rules", "max_rules", args.max_rules),
@@ -177,10 +179,7 @@ def _fit_params(cls, args) -> tuple[dict, str]:
     if "max_depth" in accepted:
         details.append(f"depth at most {value['max_depth']}")
     if "measure" in accepted:
-        measure = value["measure"]
-        if measure == "auto":  # as fit resolves it
-            measure = "llm" if value.get("llm") is not None else "embedding"
-        details.append(f"measured by {measure}")
+        details.append(f"measured by {resolve_measure(value['measure'], value.get('llm'))}")
     if "ngram_range" in accepted:
         details.append(f"{value['ngram_range'][0]}-{value['ngram_range'][1]}-grams")
     return params, ", ".join(details)

@@ -9,7 +9,7 @@ given. The shared concept pipeline's parameters are declared here once.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
@@ -17,7 +17,6 @@ __all__ = ["CONCEPT_PIPELINE", "TextEstimatorMixin", "positive_int", "non_negati
 
 positive_int = Interval(Integral, 1, None, closed="left")
 non_negative_int = Interval(Integral, 0, None, closed="left")
-positive_real = Interval(Real, 0, None, closed="neither")
 
 #: Parameters every concept estimator (classifier, regressor, transformer, rule list, tree) shares.
 CONCEPT_PIPELINE = {

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._codec import label_text
-from .._validation import check_texts
+from .._validation import check_texts, check_texts_labels
 from ..concepts.fidelity import describe as describe_fidelity
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
@@ -37,6 +37,8 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
     support_ : list of dict
         Per weighted concept, on the training texts: how often its reading signal fires and how the
         {support} there.
+    class_shares_ : dict
+        Classifiers: each class's share of the texts the head was fitted on (the "of all" figures).
     chat_calls_per_text_ : int
         Chat-model calls ``predict`` makes per text (0: none).
     measure_ : str
@@ -75,6 +77,17 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         from ._cost import estimate_cost
         return estimate_cost(self, X, y)
 
+    def _fit(self, X, y):
+        """``fit`` of the classifier and the regressor: check, propose and measure, the head step."""
+        texts, y = check_texts_labels(X, y, regression=self._regression)
+        if not self._regression:
+            self.classes_ = np.unique(y)
+        _, F = self._propose_and_measure(texts, y)
+        self._fit_head_step(self._fill_missing(F), y)
+        self.n_features_in_ = 1
+        self._record_training(texts, y)
+        return self
+
     # ------------------------------------------------------------------ the head step
     def _column_gate(self) -> np.ndarray:
         """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
@@ -108,6 +121,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         self.gated_concepts_ = [{"concept": name, **{k: v for k, v in rec.items() if k != "concept"}}
                                 for name, rec in gated]
         self.support_ = self._support(F[:, columns], y)
+        if not self._regression:  # beside support_: the same texts (refit_head may bring new ones)
+            self.class_shares_ = {label_text(c, quoted=True): float(np.mean(y == c)) for c in np.unique(y)}
 
     def _support(self, F, y) -> list[dict]:
         """Per weighted concept, on the training texts: how often its reading signal fires (score
@@ -169,6 +184,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
     def _evidence(self, k: int, weights, row: int = 0) -> str:
         """What a person can check on a concept's line: how often it fires in training, how the
         classes split there, and each signal's weight with the fidelity of its measurement."""
+        if not hasattr(self, "support_"):  # a model file written before support and fidelity were recorded
+            return "training support and fidelity not recorded (a model file from an earlier nlmodels)"
         support = self.support_[k]
         what = "yes" if self.n_signals_ == 1 else "fires"
         part = f"{what} for {support['fires']} of {support['n_texts']} training texts"
@@ -179,8 +196,9 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                     part += f" ({support['mean_target_otherwise']:.3g} elsewhere)"
         elif support["fires"]:
             toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
-            share, overall = support["class_shares"][label_text(toward, quoted=True)], self._class_share(toward)
-            part += f", {100 * share:.0f}% of them {label_text(toward, quoted=True)} ({100 * overall:.0f}% of all)"
+            name = label_text(toward, quoted=True)
+            share, overall = support["class_shares"][name], self.class_shares_[name]
+            part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all)"
         records = [r for r in self.measurer_.fidelity_ if r["concept"] == k]
         if self.n_signals_ == 1:
             return f"{part}; measured by {describe_fidelity(records[0])}"
@@ -198,10 +216,6 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             total = float(w.sum())
             lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row)))
         return sorted(lines, key=lambda t: -abs(t[0]))
-
-    def _class_share(self, label) -> float:
-        counts = {label_text(c["label"], quoted=True): c["share"] for c in self.training_["classes"]}
-        return counts[label_text(label, quoted=True)]
 
     def _gated_lines(self, limit: int = 10) -> list[str]:
         gated = getattr(self, "gated_concepts_", [])

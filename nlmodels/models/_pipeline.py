@@ -22,9 +22,14 @@ from ._document import to_json
 from ._head import fit_sparse_classifier, fit_sparse_regressor
 from ._state import export_state, from_state
 
-__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "store_params", "training_summary"]
+__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "resolve_measure", "store_params", "training_summary"]
 
 SIGNALS = ("similar", "mentions")
+
+
+def resolve_measure(measure: str, llm) -> str:
+    """What ``measure="auto"`` means: the chat model's answers when there is one, else embeddings."""
+    return ("llm" if llm is not None else "embedding") if measure == "auto" else measure
 
 
 def store_params(estimator, given: dict) -> None:
@@ -67,7 +72,7 @@ class ConceptPipeline(TextEstimatorMixin):
             raise ValueError(f"measure={self.measure!r} needs a chat model: pass llm=ChatModel(...)")
         if self.proposer == "llm" and self.llm is None:
             raise ValueError("proposer='llm' needs a chat model: pass llm=ChatModel(...)")
-        self.measure_ = ("llm" if self.llm is not None else "embedding") if self.measure == "auto" else self.measure
+        self.measure_ = resolve_measure(self.measure, self.llm)
 
     def _embed(self, texts):
         return self.embedder_.encode(texts)

@@ -10,7 +10,6 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._codec import label_text
-from .._validation import check_texts_labels
 from ._document import register
 from ._head import LinearDecisionMixin
 from ._linear import ATTRIBUTES_DOC, LinearConceptModel
@@ -54,13 +53,7 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         -------
         self
         """
-        texts, y = check_texts_labels(X, y)
-        self.classes_ = np.unique(y)
-        _, F = self._propose_and_measure(texts, y)
-        self._fit_head_step(self._fill_missing(F), y)
-        self.n_features_in_ = 1
-        self._record_training(texts, y)
-        return self
+        return self._fit(X, y)
 
     def decision_function(self, X):
         """The decision values: shape (n,) toward ``classes_[1]`` for two classes, else

@@ -8,7 +8,6 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_texts_labels
 from ._document import register
 from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
@@ -34,12 +33,7 @@ class ConceptRegressor(RegressorMixin, LinearConceptModel):
     def fit(self, X, y):
         """Propose concepts on texts ``X`` with numeric targets ``y``, measure them, check their
         fidelity and fit the sign-bounded sparse linear head; returns ``self``."""
-        texts, y = check_texts_labels(X, y, regression=True)
-        _, F = self._propose_and_measure(texts, y)
-        self._fit_head_step(self._fill_missing(F), y)
-        self.n_features_in_ = 1
-        self._record_training(texts, y)
-        return self
+        return self._fit(X, y)
 
     def predict(self, X):
         """``intercept_`` plus each concept's scores times its weights, for texts ``X``."""

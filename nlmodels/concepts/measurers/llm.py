@@ -95,7 +95,7 @@ class LLMMeasurer:
         """Return only these concepts' columns from now on. Every concept asked during fit is still
         asked, so a text's prompt, and so its answers, are the same at fit and at predict."""
         self.keep_ = self.keep_[keep]
-        self.fidelity_ = [{**self.fidelity_[int(k)], "concept": i} for i, k in enumerate(keep)]
+        self.fidelity_ = fidelity.reindex(self.fidelity_, keep)
 
     def extend(self, texts, embeddings, added) -> None:
         """Ask ``added`` concepts too. One prompt asks every concept, so the prompt is rebuilt (and
