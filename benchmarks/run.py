@@ -80,7 +80,9 @@ def _minilm_lr(args, llm):
 def _concept(args, llm):
     from nlmodels import ConceptClassifier
 
-    return ConceptClassifier(embedder=_embedder(args), max_concepts=args.max_concepts), lambda m: len(m.concepts_)
+    prototypes = {"auto": "auto", "on": True, "off": False}[args.prototypes]
+    return ConceptClassifier(embedder=_embedder(args), max_concepts=args.max_concepts,
+                             prototypes=prototypes), lambda m: len(m.concepts_)
 
 
 def _concept_llm(measure):
@@ -272,7 +274,10 @@ def main(argv=None):
     parser.add_argument("--long-texts", default="chunks", choices=["chunks", "truncate"],
                         help="SentenceTransformerEmbedder(long_texts=...) for every method that embeds")
     parser.add_argument("--max-ngrams", type=int, help="AugLinearClassifier(max_ngrams=...): the n-gram table's cap")
-    parser.add_argument("--max-concepts", type=int, default=30)
+    parser.add_argument("--max-concepts", type=lambda v: v if v == "auto" else int(v), default="auto",
+                        help="ConceptClassifier(max_concepts=...) (default: auto)")
+    parser.add_argument("--prototypes", default="auto", choices=["auto", "on", "off"],
+                        help="ConceptClassifier(prototypes=...): auto, on (True) or off (False)")
     parser.add_argument("--n-distill", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--cache-dir", help="share one cache across methods (faster reruns, fit times exclude embedding)")

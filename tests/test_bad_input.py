@@ -14,8 +14,8 @@ from nlmodels._validation import MAX_TEXT_CHARS
 from textsets import reviews
 
 
-def offline_model():
-    return ConceptClassifier(embedder=HashEmbedder(), max_concepts=5, groups_per_class=4)
+def offline_model(**options):
+    return ConceptClassifier(embedder=HashEmbedder(), max_concepts=5, groups_per_class=4, **options)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,11 @@ def test_emoji_and_right_to_left_scripts_work(fault_server, fresh_cache):
 
 
 def test_texts_with_no_words_give_a_clear_error():
-    """Documented handling: the offline proposer mines word phrases; emoji-only texts have none."""
+    """Documented handling: the offline proposer mines word phrases; emoji-only texts have none.
+    Without prototypes nothing can be proposed; with them, only the prototypes are."""
     texts = ["😀 🎉", "🙂🙂", "😡", "😤 😤"] * 5
+    labels = ["a", "a", "b", "b"] * 5
     with pytest.raises(ValueError, match="no concept could be proposed"):
-        offline_model().fit(texts, ["a", "a", "b", "b"] * 5)
+        offline_model(prototypes=False).fit(texts, labels)
+    model = offline_model().fit(texts, labels)
+    assert all(c.is_prototype for c in model.concepts_)

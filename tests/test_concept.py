@@ -27,7 +27,7 @@ def test_binary_fit_predict_and_shapes(binary_model):
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
     assert model.decision_function(texts[:5]).shape == (5,)
     assert 1 <= len(model.concepts_) <= 6
-    assert all(isinstance(c, Concept) and c.phrases for c in model.concepts_)
+    assert all(isinstance(c, Concept) and (c.phrases or c.is_prototype and c.examples) for c in model.concepts_)
 
 
 def test_explain_rows_add_up_to_decision_function(binary_model):

@@ -123,7 +123,8 @@ def test_json_is_plain_documented_and_complete(binary, tmp_path):
     S = len(doc["measurer"]["signals"])
     assert [c["text"] for c in doc["concepts"]] == [c.text for c in binary.concepts_]
     for k, concept in enumerate(doc["concepts"]):
-        assert concept["phrases"] and concept["source"] == "data"
+        assert (concept["phrases"] and concept["source"] == "data") or \
+            (concept["source"] == "prototype" and concept["examples"] and not concept["phrases"])
         assert [concept["weights"][s][0] for s in doc["measurer"]["signals"]] == list(coef[0, k * S:(k + 1) * S])
         direction = "toward 'pos'" if concept["total_weight"][0] > 0 else "toward 'neg'"
         assert f"{concept['total_weight'][0]:+8.3f}  {direction}: {concept['name']}" in doc["printed"]

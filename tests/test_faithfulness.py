@@ -25,6 +25,17 @@ def _association(score, target):
     return np.sign(np.cov(score, target)[0, 1])
 
 
+def reading(model, texts, y) -> np.ndarray:
+    """Per concept, what its sentence says, recomputed from the texts: whether one of its phrases
+    occurs ("mentions something like ..."), or for a prototype ("resembles the training texts
+    labelled X") whether the training text is labelled X."""
+    scores = phrase_matches(texts, model.concepts_)
+    for k, concept in enumerate(model.concepts_):
+        if concept.is_prototype:
+            scores[:, k] = (np.asarray(y) == concept.target).astype(float)
+    return scores
+
+
 def contradictions(model, texts, y, reading_scores) -> list[str]:
     """Weighted columns whose sign differs from their concept's association (recomputed here)."""
     S = model.n_signals_
@@ -48,7 +59,7 @@ def test_offline_binary_weights_point_the_way_their_phrases_read():
     data = load_sms_spam_sample()
     texts, y = data.text.tolist()[:400], data.label.to_numpy()[:400]
     model = ConceptClassifier(max_concepts=15).fit(texts, y)
-    mentions = phrase_matches(texts, model.concepts_)
+    mentions = reading(model, texts, y)
     assert (model.coef_ != 0).sum() >= 10
     assert contradictions(model, texts, y, mentions) == []
 
@@ -56,7 +67,7 @@ def test_offline_binary_weights_point_the_way_their_phrases_read():
 def test_offline_multiclass_weights_point_the_way_each_class_reads():
     texts, y = topics(n_per_class=30)
     model = ConceptClassifier(max_concepts=12).fit(texts, y)
-    mentions = phrase_matches(texts, model.concepts_)
+    mentions = reading(model, texts, y)
     assert model.coef_.shape[0] == 3 and (model.coef_ != 0).sum() >= 3
     assert contradictions(model, texts, y, mentions) == []
 
@@ -65,7 +76,7 @@ def test_regressor_weights_follow_the_correlation_with_the_target():
     texts, labels = reviews(120)
     y = np.where(labels == "pos", 4.0, 1.0) + np.random.RandomState(0).normal(0, 0.3, len(labels))
     model = ConceptRegressor(max_concepts=8).fit(texts, y)
-    mentions = phrase_matches(texts, model.concepts_)
+    mentions = reading(model, texts, y)
     assert (model.coef_ != 0).any()
     assert contradictions(model, texts, y, mentions) == []
 
@@ -77,7 +88,9 @@ def test_every_weighted_similar_signal_passed_its_auc_gate_and_failures_carry_no
     assert set(table.columns) >= {"concept", "signal", "metric", "fidelity", "baseline", "n_texts", "passed"}
     similar = table[table.signal == "similar"]
     assert (similar.metric == "auc").all() and similar.fidelity.between(0, 1).all()
-    assert (table[table.signal == "mentions"].metric == "exact").all()
+    prototypes = table.concept.str.startswith("resembles the training texts")
+    assert (table[(table.signal == "mentions") & ~prototypes].metric == "exact").all()
+    assert (table[(table.signal == "mentions") & prototypes].metric == "absent").all()
     S = model.n_signals_
     names = model.concept_names()
     for record in table.to_dict("records"):
@@ -99,7 +112,7 @@ def test_str_shows_direction_support_and_fidelity_on_every_line():
     assert printed.count("of 300 training texts") == len(model.concepts_)
     assert "held-out" in printed and "(exact)" in printed
     # the support figures are the training data's
-    k = 0
+    k = next(k for k, c in enumerate(model.concepts_) if c.phrases)
     mentions = phrase_matches(data.text[:300].tolist(), model.concepts_)
     assert model.support_[k]["fires"] == int(mentions[:, k].sum())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .._codec import label_text
+
 __all__ = ["Concept"]
 
 
@@ -21,11 +23,15 @@ class Concept:
         Example phrases that show the concept. Data-driven concepts are defined by them (a text
         "mentions" the concept when it contains one); for questions they may be empty.
     source : str
-        Where it came from: ``"data"`` (mined phrases), ``"llm"`` (proposed by a chat model) or
-        ``"expert"`` (written by a person).
+        Where it came from: ``"data"`` (mined phrases), ``"llm"`` (proposed by a chat model),
+        ``"expert"`` (written by a person) or ``"prototype"`` (resembles a class's training texts).
     target : object, default=None
         For mined concepts, the class (or the end of the target range) whose texts the phrases
-        came from; informative only.
+        came from; informative only. For a prototype concept, the class it recognises.
+    examples : tuple of str
+        Prototype concepts (``source="prototype"``): the training texts of ``target`` shown to the
+        reader (those nearest the class's mean embedding). The concept is measured by a probe that
+        recognises the training texts of that class, not by these texts alone.
 
     How a concept is scored (embedding probe, phrase match, chat-model answer, distilled probe)
     is the measurer's business; the fitted estimator records it in ``measure_``.
@@ -35,12 +41,18 @@ class Concept:
     phrases: tuple[str, ...] = ()
     source: str = "data"
     target: Any = None
+    examples: tuple[str, ...] = ()
     notes: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError("a Concept needs a non-empty text")
         object.__setattr__(self, "phrases", tuple(self.phrases))
+        object.__setattr__(self, "examples", tuple(self.examples))
+
+    @property
+    def is_prototype(self) -> bool:
+        return self.source == "prototype"
 
     @property
     def is_question(self) -> bool:
@@ -49,6 +61,7 @@ class Concept:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["phrases"] = list(self.phrases)
+        d["examples"] = list(self.examples)
         if d["target"] is not None and not isinstance(d["target"], (str, int, float, bool)):
             d["target"] = str(d["target"])
         if hasattr(d["target"], "item"):
@@ -67,3 +80,13 @@ def describe_phrases(phrases, limit: int = 5) -> str:
     """The readable text of a mined concept: "mentions something like: a, b, c"."""
     shown = [f"'{p}'" for p in list(phrases)[:limit]]
     return "mentions something like: " + ", ".join(shown)
+
+
+def describe_prototype(label, examples, limit: int = 2, max_chars: int = 60) -> str:
+    """The readable text of a prototype concept: "resembles the training texts labelled 'X', such
+    as: «...»; «...»"."""
+    shown = []
+    for text in list(examples)[:limit]:
+        text = " ".join(str(text).split())
+        shown.append("«" + (text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…") + "»")
+    return f"resembles the training texts labelled {label_text(label, quoted=True)}, such as: " + "; ".join(shown)

@@ -7,6 +7,10 @@ below decides which signals may carry weight. What each measurer measures:
 - ``similar`` on a mined phrase concept: ROC AUC, on texts the probe was not fitted on
   (cross-validated), of the probe's score for recognising texts that use the concept's phrases.
   Baseline 0.5 (chance). Gate: AUC >= 0.75.
+- ``similar`` on a prototype concept ("resembles the training texts labelled X"): ROC AUC of the
+  probe's score for recognising the texts of class X, each training text scored by probes fitted
+  without it (five folds). Baseline 0.5. Gate: AUC >= 0.75. Its ``mentions`` signal is ``absent``
+  (a prototype has no phrases): never weighted.
 - a written question measured by its cosine to the text: there is no ground truth without answers;
   recorded as ``unverified`` (no number), never made up. It may carry weight, labelled so.
 - ``answer`` of a distilled probe: agreement with the chat model's answers on texts the probe was
@@ -49,6 +53,8 @@ def passes(rec: FidelityRecord):
         return True
     if metric == "unverified":
         return None
+    if metric == "absent":
+        return False
     if value is None:  # too few texts of one kind to measure it: not shown to be faithful
         return False
     if metric == "auc":
@@ -69,6 +75,8 @@ def describe(rec: FidelityRecord) -> str:
         return "the chat model's answer"
     if metric == "unverified":
         return "unverified"
+    if metric == "absent":
+        return "not measured (no phrases)"
     shown = "n/a" if value is None else f"{value:.2f}"
     if metric == "auc":
         return f"AUC {shown} held-out"

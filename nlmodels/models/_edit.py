@@ -99,6 +99,9 @@ def edit(model, remove=(), add=(), *, author: str | None = None, note: str | Non
         raise ValueError("an edit must leave at least one concept")
     if not drop and not added:
         raise ValueError("nothing to edit: give remove=[...] and/or add=[...]")
+    if any(c.is_prototype for c in added):
+        raise ValueError("prototype concepts are measured from the training labels; they cannot be added by an "
+                         "edit (fit the model again with prototypes=True)")
     if added and not hasattr(model.measurer_, "extend"):
         raise TypeError(f"adding concepts is not supported with a {type(model.measurer_).__name__}")
 

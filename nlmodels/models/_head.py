@@ -18,12 +18,13 @@ to the raw [0, 1] scores: ``decision = intercept + scores @ coef.T`` exactly.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
+from scipy.sparse import csr_matrix
 from scipy.special import expit, log_softmax, softmax
 from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-__all__ = ["LinearDecisionMixin", "association_signs", "fit_sparse_classifier", "fit_sparse_regressor"]
+__all__ = ["MANY_CLASSES", "LinearDecisionMixin", "association_signs", "own_class_rows", "fit_sparse_classifier", "fit_sparse_regressor"]
 
 _L2_GRID = np.logspace(-4, 4, 10)        # the C values LogisticRegressionCV(Cs=10) tries
 _RIDGE_GRID = np.logspace(-3, 3, 13)
@@ -31,6 +32,9 @@ _RIDGE_GRID = np.logspace(-3, 3, 13)
 # that does not (a weak penalty, many classes) is ranked well enough unfinished. The final refit
 # runs to convergence. (150 classes: 51 fits took 8,700 iterations uncapped.)
 _CV_MAXITER = 200
+#: Beyond this many classes: a concept that names a class weighs toward it only (:func:`own_class_rows`),
+#: the L2 penalty is chosen by 3-fold instead of 5-fold CV, and ``max_concepts="auto"`` gives two per class.
+MANY_CLASSES = 15
 
 
 def standardise(F, eps: float = 1e-9):
@@ -83,12 +87,20 @@ def _loss(S, T, kind):
     return 0.5 * np.mean(E ** 2), E / n
 
 
-def _bounded_fit(Z, T, signs, l1, l2, kind, start=None, maxiter=2000):
+def _bounded_fit(Z, T, signs, l1, l2, kind, start=None, maxiter=2000, free_only=None):
     """Minimise mean loss + l1 * sum(signs * W) + l2 / 2 * ||W||^2 over W with sign(W) = signs
     (0 where signs is 0) and a free intercept per row, by L-BFGS-B. ``kind``: "logistic" (one 0/1
-    row), "softmax" (one-hot rows) or "squares" (one real row). Returns (W, b, theta)."""
+    row), "softmax" (one-hot rows) or "squares" (one real row). Returns (W, b, theta).
+
+    When most weights are bounded to 0 (many classes, each concept allowed toward its own class
+    only), the solver works on the free weights alone: the same problem, far fewer products
+    (``free_only``: None decides so, True / False forces it)."""
     n, p = Z.shape
     R = signs.shape[0]
+    if free_only is None:
+        free_only = R > 1 and np.count_nonzero(signs) < 0.5 * signs.size
+    if free_only:
+        return _bounded_fit_free(Z, T, signs, l1, l2, kind, start, maxiter)
 
     def objective(theta):
         W, b = theta[: R * p].reshape(R, p), theta[R * p:]
@@ -97,18 +109,74 @@ def _bounded_fit(Z, T, signs, l1, l2, kind, start=None, maxiter=2000):
         grad_W = G.T @ Z + l1 * signs + l2 * W
         return value, np.concatenate([grad_W.ravel(), G.sum(axis=0)])
 
-    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (0.0, 0.0) for s in signs.ravel()]
-    bounds += [(None, None)] * R
-    if start is None:
-        if kind == "squares":
-            b0 = T.mean(axis=0)
-        else:
-            mean = np.clip(T.mean(axis=0), 1e-6, 1 - 1e-6)
-            b0 = np.log(mean / (1 - mean)) if kind == "logistic" else np.log(mean)
-        start = np.concatenate([np.zeros(R * p), b0])
+    flat = signs.ravel()
+    bounds = Bounds(np.concatenate([np.where(flat > 0, 0.0, -np.inf), np.full(R, -np.inf)]),
+                    np.concatenate([np.where(flat < 0, 0.0, np.inf), np.full(R, np.inf)]))
+    bounds.ub[: R * p][flat == 0] = 0.0
+    bounds.lb[: R * p][flat == 0] = 0.0
+    start = _start(T, kind, R * p) if start is None else start
     result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": maxiter, "gtol": 1e-7})
     return result.x[: R * p].reshape(R, p), result.x[R * p:], result.x
+
+
+def _start(T, kind, n_weights):
+    """Zero weights and the intercepts that fit the targets' means."""
+    if kind == "squares":
+        b0 = T.mean(axis=0)
+    else:
+        mean = np.clip(T.mean(axis=0), 1e-6, 1 - 1e-6)
+        b0 = np.log(mean / (1 - mean)) if kind == "logistic" else np.log(mean)
+    return np.concatenate([np.zeros(n_weights), b0])
+
+
+def _bounded_fit_free(Z, T, signs, l1, l2, kind, start, maxiter):
+    """:func:`_bounded_fit` over the free weights only (``start`` and the returned theta are in the
+    full (R * p + R) layout, so warm starts pass between the two)."""
+    n, p = Z.shape
+    R = signs.shape[0]
+    rows, cols = np.nonzero(signs)
+    s = signs[rows, cols]
+    m = len(rows)
+    Zc = Z[:, cols]                                   # (n, m): each free weight's column
+    to_rows = csr_matrix((np.ones(m), (np.arange(m), rows)), shape=(m, R))   # weight -> its row
+
+    def objective(theta):
+        w, b = theta[:m], theta[m:]
+        S = np.asarray(to_rows.T @ (Zc * w).T).T       # S[:, r]: the columns weighted toward row r
+        loss, G = _loss(S + b, T, kind)
+        value = loss + l1 * np.sum(s * w) + 0.5 * l2 * np.sum(w * w)
+        grad_w = np.einsum("ij,ij->j", G[:, rows], Zc) + l1 * s + l2 * w
+        return value, np.concatenate([grad_w, G.sum(axis=0)])
+
+    bounds = Bounds(np.concatenate([np.where(s > 0, 0.0, -np.inf), np.full(R, -np.inf)]),
+                    np.concatenate([np.where(s < 0, 0.0, np.inf), np.full(R, np.inf)]))
+    if start is None:
+        start = _start(T, kind, R * p)
+    theta0 = np.concatenate([start[: R * p].reshape(R, p)[rows, cols], start[R * p:]])
+    result = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": maxiter, "gtol": 1e-7})
+    W = np.zeros((R, p))
+    W[rows, cols] = result.x[:m]
+    b = result.x[m:]
+    return W, b, np.concatenate([W.ravel(), b])
+
+
+def own_class_rows(signs, targets, classes, groups) -> np.ndarray:
+    """``signs`` with each concept that names a class (a phrase concept mined from its texts, a
+    prototype) allowed toward that class only: its other rows bounded to 0. Used with many classes,
+    where a concept's weights against 149 other classes say little and cost most of the fit."""
+    position = {c: i for i, c in enumerate(classes)}
+    signs = signs.copy()
+    for g, target in enumerate(targets):
+        row = position.get(target) if target is not None else None
+        if row is None:
+            continue
+        columns = np.asarray(groups) == g
+        keep = signs[row, columns].copy()
+        signs[:, columns] = 0.0
+        signs[row, columns] = keep
+    return signs
 
 
 def _select_along_path(coefs, groups, max_concepts):
@@ -195,7 +263,7 @@ def _refit(Z, T, signs, kind, y, random_state):
     else:
         grid = [1.0 / (C * n) for C in _L2_GRID]            # LogisticRegression's C, strong to weak
         counts = np.bincount(np.asarray(T.argmax(axis=1) if T.shape[1] > 1 else T[:, 0], int))
-        n_splits = int(min(5, counts[counts > 0].min())) if len(counts) else 1
+        n_splits = int(min(5 if T.shape[1] <= MANY_CLASSES else 3, counts[counts > 0].min())) if len(counts) else 1
         folds = (StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(Z, y)
                  if n_splits >= 2 else [])
     folds = list(folds)

@@ -16,7 +16,7 @@ from .._validation import check_texts, check_texts_labels
 from ..concepts.fidelity import describe as describe_fidelity
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
-from ._head import association_signs, fit_sparse_classifier, fit_sparse_regressor
+from ._head import MANY_CLASSES, association_signs, fit_sparse_classifier, fit_sparse_regressor, own_class_rows
 from ._pipeline import ConceptPipeline, store_params
 from ._views import render
 
@@ -68,7 +68,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
     _parameter_constraints = CONCEPT_LINEAR
     def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts="auto", concepts=None,
                  proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
-                 phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
+                 prototypes="auto", phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
 
     def estimate_cost(self, X, y=None):
@@ -109,6 +109,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         gated = [(names[k], self.measurer_.fidelity_[k * self.n_signals_]) for k in range(len(self.concepts_))
                  if not allowed[k * self.n_signals_:(k + 1) * self.n_signals_].any()]
         signs = association_signs(F, y, groups, self._reading_columns(), regression=self._regression)
+        if not self._regression and len(np.unique(y)) > MANY_CLASSES:   # each class's concepts toward it only
+            signs = own_class_rows(signs, [c.target for c in self.concepts_], np.unique(y), groups)
         fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
         self.max_concepts_ = self._concept_budget(y)
         coef, intercept, used = fit(F, y, groups, self.max_concepts_, signs=signs, allowed=allowed,
@@ -202,9 +204,11 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         records = [r for r in self.measurer_.fidelity_ if r["concept"] == k]
         if self.n_signals_ == 1:
             return f"{part}; measured by {describe_fidelity(records[0])}"
-        signals = ", ".join(
+        signals = ", ".join(   # a signal a concept does not have (a prototype's phrases) is not shown
             f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
-            for r, w in zip(records, weights))
+            for r, w in zip(records, weights) if r["metric"] != "absent")
+        if self.concepts_[k].is_prototype:
+            signals += "; a probe that recognises this class's training texts: it says the text looks like them, not why"
         return f"{part}; {signals}"
 
     def _weights_table(self, row: int) -> list[tuple[float, str, str, str]]:

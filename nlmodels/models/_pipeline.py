@@ -7,6 +7,7 @@ a rule list, a tree) or none (the transformer).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import numpy as np
@@ -15,14 +16,15 @@ from scipy.special import expit, softmax
 from .._codec import plain_label
 from .._validation import check_texts
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
-                        PhraseProposer, class_bins)
+                        PhraseProposer, PrototypeProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
 from ._contract import TextEstimatorMixin
 from ._document import to_json
-from ._head import fit_sparse_classifier, fit_sparse_regressor
+from ._head import MANY_CLASSES, fit_sparse_classifier, fit_sparse_regressor
 from ._state import export_state, from_state
 
-__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "resolve_measure", "store_params", "training_summary"]
+__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "drop_param_doc", "resolve_measure", "store_params",
+           "training_summary"]
 
 SIGNALS = ("similar", "mentions")
 
@@ -30,6 +32,13 @@ SIGNALS = ("similar", "mentions")
 def resolve_measure(measure: str, llm) -> str:
     """What ``measure="auto"`` means: the chat model's answers when there is one, else embeddings."""
     return ("llm" if llm is not None else "embedding") if measure == "auto" else measure
+
+
+def drop_param_doc(doc: str, *names: str) -> str:
+    """``doc`` (numpydoc parameters) without the entries of ``names``."""
+    for name in names:
+        doc = re.sub(rf"\n    {name} : .*?(?=\n    \w+ : |\Z)", "", doc, flags=re.S)
+    return doc
 
 
 def store_params(estimator, given: dict) -> None:
@@ -101,11 +110,27 @@ class ConceptPipeline(TextEstimatorMixin):
             for groups in self._candidate_groups(bins):
                 concepts += PhraseProposer(phrases_per_class=self.phrases_per_class, groups_per_class=groups,
                                            random_state=self.random_state).propose(texts, bins, self.embedder_)
+        self.prototypes_ = self._use_prototypes()
+        if self.prototypes_:
+            concepts += PrototypeProposer().propose(texts, bins, E)
         if not concepts:
             raise ValueError("no concept could be proposed from these texts (too few or too short?)")
-        self.measurer_ = self._make_measurer().fit(texts, E, concepts, y)
-        self.concepts_ = concepts
-        return E, self.measurer_.transform(texts, E)
+        measurer = self._make_measurer()
+        if hasattr(measurer, "fit_transform"):   # training scores cross-fitted where a probe learns the labels
+            F = measurer.fit_transform(texts, E, concepts, y)
+        else:
+            F = measurer.fit(texts, E, concepts, y).transform(texts, E)
+        self.measurer_, self.concepts_ = measurer, concepts
+        return E, F
+
+    def _use_prototypes(self) -> bool:
+        """``prototypes``: ``"auto"`` adds them to a classifier measured offline by embeddings."""
+        wanted = getattr(self, "prototypes", False)
+        if wanted is True and (self._regression or self.measure_ != "embedding"):
+            raise ValueError("prototypes=True needs a classifier measured by embeddings (measure='embedding' or "
+                             f"'auto' without llm); got measure={self.measure_!r}"
+                             + (" on a regressor" if self._regression else ""))
+        return bool(wanted is True or (wanted == "auto" and not self._regression and self.measure_ == "embedding"))
 
     def _candidate_groups(self, bins) -> list[int]:
         """Phrase-group counts per class to mine offline, each a set of candidate concepts."""
@@ -139,7 +164,8 @@ class ConceptPipeline(TextEstimatorMixin):
         classes get 300); recorded in ``max_concepts_``."""
         if self.max_concepts != "auto":
             return int(self.max_concepts)
-        return 30 if self._regression else max(30, 2 * len(np.unique(y)))
+        n_classes = len(np.unique(y))
+        return 30 if self._regression or n_classes <= MANY_CLASSES else max(30, 2 * n_classes)
 
     def _worst(self, F, y, signals):
         groups = np.repeat(np.arange(F.shape[1] // len(signals)), len(signals))
@@ -249,6 +275,13 @@ PARAMETERS_DOC = """
         ``measure="llm"``: ask this many training texts again with the questions in another order
         and report each concept's agreement as its fidelity (``recheck`` more calls, cached); a
         concept agreeing less than 0.8 with itself never carries weight.
+    prototypes : {"auto", True, False}, default="auto"
+        Add one prototype concept per class, "resembles the training texts labelled X, such as:
+        ...", shown with the class's most typical texts and measured by a probe that recognises the
+        training texts of that class (held-out AUC as its fidelity; the head is fitted on
+        cross-fitted scores). They carry a model with few labels or many classes, where mined
+        phrases are too few; a prototype says that a text looks like a class, not why.
+        ``"auto"``: for classifiers measured offline by embeddings; recorded in ``prototypes_``.
     phrases_per_class : int, default=200
         Mined phrases per class (offline proposer).
     groups_per_class : int or "auto", default="auto"

@@ -9,7 +9,6 @@ so the printed model is exactly the model that predicts.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from .._validation import check_texts_labels
 from ..concepts import RuleProposer
 from ._contract import CONCEPT_PIPELINE, non_negative_int
 from ._document import to_json
-from ._pipeline import PARAMETERS_DOC, ConceptPipeline
+from ._pipeline import PARAMETERS_DOC, ConceptPipeline, drop_param_doc
 from ._state import pipeline_state, rebuild_pipeline
 
 __all__ = ["RULE_PARAMETERS", "PARAMETERS_DOC_RULES", "Condition", "Rule", "RuleConceptModel", "candidate_cuts"]
@@ -231,12 +230,7 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
         return int(np.flatnonzero(self.classes_ == label)[0])
 
 
-def _drop_param_doc(doc: str, name: str) -> str:
-    return re.sub(rf"\n    {name} : .*?(?=\n    \w+ : |\Z)", "", doc, flags=re.S)
-
-
-PARAMETERS_DOC_RULES = _drop_param_doc(_drop_param_doc(_drop_param_doc(
-    PARAMETERS_DOC, "max_concepts"), "gated"), "recheck") + """    coarse_groups_per_class : int or "auto", default="auto"
+PARAMETERS_DOC_RULES = drop_param_doc(PARAMETERS_DOC, "max_concepts", "gated", "recheck", "prototypes") + """    coarse_groups_per_class : int or "auto", default="auto"
         Offline, besides the ``groups_per_class`` phrase groups, each class's phrases are also
         grouped into this many broad groups: one broad concept often makes a whole rule. 0: none.
         ``"auto"``: ``max(4, 16 // n_classes)`` (8 for two classes, 4 from four classes on).

@@ -11,14 +11,15 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_texts_labels
 from ._contract import CONCEPT_LINEAR
 from ._document import register
-from ._pipeline import PARAMETERS_DOC, ConceptPipeline, store_params
+from ._pipeline import PARAMETERS_DOC, ConceptPipeline, drop_param_doc, store_params
 
 __all__ = ["ConceptTransformer", "QuestionEmbedder"]
 
 
 @register
 class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
-    _parameter_constraints = {**CONCEPT_LINEAR, "regression": ["boolean"]}
+    _parameter_constraints = {**{k: v for k, v in CONCEPT_LINEAR.items() if k != "prototypes"},
+                              "regression": ["boolean"]}
 
     __doc__ = f"""A scikit-learn transformer: ``fit`` proposes concepts, ``transform`` measures them.
 
@@ -27,7 +28,7 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
     ``max_concepts`` is not applied here (no head chooses); the proposer decides how many there are.
 
     Parameters
-    ----------{PARAMETERS_DOC}
+    ----------{drop_param_doc(PARAMETERS_DOC, "prototypes")}
     regression : bool, default=False
         Treat ``y`` as a numeric target when proposing concepts.
 

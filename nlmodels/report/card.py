@@ -87,6 +87,7 @@ def _concepts(model, texts, y, predicted, F, n_examples):
         record = {
             "index": k, "name": name, "text": concept.text, "source": concept.source,
             "phrases": list(concept.phrases), "target": plain(concept.target),
+            "typical_training_texts": list(concept.examples),
             "weights": [float(w) for w in (concept_weights(model, r)[k] for r in rows)],
             "signal_weights": {s: [float(model.coef_[r, k * S + j]) for r in rows] for j, s in enumerate(signals)},
             "fires": float((main >= FIRES_AT).mean()),

@@ -121,7 +121,10 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
         out += [f"![concept weights]({images['weights']})", ""]
     out += ["### Where each concept fires most strongly", ""]
     for i, c in enumerate(data["concepts"]):
-        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else ""))
+        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else "")
+                   + (" — a prototype; its typical training texts: " + " · ".join(
+                       f"“{_md(_short(t, 160))}”" for t in c.get("typical_training_texts", []))
+                      if c.get("typical_training_texts") else ""))
         out.append("")
         for e in c["examples"]:
             out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
@@ -203,6 +206,9 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
         items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · label {_h(e['label'])}, predicted "
                         f"{_h(e['predicted'])}: “{_h(_short(e['text'], 240))}”</li>" for e in c["examples"])
         phrases = f"<div class='small'>phrases: {_h(', '.join(c['phrases']))}</div>" if c["phrases"] else ""
+        if c.get("typical_training_texts"):
+            phrases += ("<div class='small'>a prototype; its typical training texts: "
+                        + " · ".join(f"“{_h(_short(t, 160))}”" for t in c["typical_training_texts"]) + "</div>")
         parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
                      f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
     parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]

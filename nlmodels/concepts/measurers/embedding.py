@@ -42,57 +42,99 @@ class EmbeddingMeasurer:
     def _centroids(self, concepts) -> np.ndarray:
         vectors = []
         for c in concepts:
-            v = self.embedder.encode(list(c.phrases) or [c.text]).mean(axis=0)
+            v = self.embedder.encode(list(c.phrases) or list(c.examples) or [c.text]).mean(axis=0)
             vectors.append(v / max(np.linalg.norm(v), 1e-12))
         return np.stack(vectors, axis=1)
 
     def fit(self, texts, embeddings, concepts, y=None):
+        self._fit(texts, embeddings, concepts, y)
+        return self
+
+    def fit_transform(self, texts, embeddings, concepts, y=None) -> np.ndarray:
+        """``fit``, then the training texts' scores, with each prototype's ``similar`` score
+        cross-fitted (from probes not fitted on that text), so a head fitted on them sees what a new
+        text would get (a probe that learns the labels scores its own training texts too well)."""
+        cross_fitted = self._fit(texts, embeddings, concepts, y)
+        F = self.transform(texts, embeddings)
+        if cross_fitted is not None and "similar" in self.signals:
+            S = len(self.signals)
+            columns = np.flatnonzero(self.prototype_) * S + self.signals.index("similar")
+            F[:, columns] = cross_fitted
+        return F
+
+    def _fit(self, texts, embeddings, concepts, y):
+        """Fit everything; return the cross-fitted prototype scores (None without prototypes)."""
         unknown = set(self.signals) - {"similar", "close", "mentions"}
         if unknown or not self.signals:
             raise ValueError(f"signals must be a non-empty subset of similar, close, mentions; got {self.signals}")
         self.concepts_ = list(concepts)
+        self.prototype_ = np.array([c.is_prototype for c in self.concepts_], dtype=bool)
+        if self.prototype_.any() and y is None:
+            raise ValueError("prototype concepts are measured from the training labels: fit needs y")
         self.centroids_ = self._centroids(self.concepts_)
         cosine = embeddings @ self.centroids_
         self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
         self.has_phrases_ = np.array([bool(c.phrases) for c in self.concepts_])
-        matches = phrase_matches(texts, self.concepts_)
-        self.W_, self.b_ = fit_probes(embeddings, matches, C=self.C, n_jobs=self.n_jobs)
-        self.fidelity_ = self._fidelity(embeddings, matches, cosine)
-        return self
+        targets = phrase_matches(texts, self.concepts_)
+        for k in np.flatnonzero(self.prototype_):
+            targets[:, k] = (np.asarray(y) == self.concepts_[k].target).astype(float)
+        self.W_, self.b_ = fit_probes(embeddings, targets, C=self.C, n_jobs=self.n_jobs)
+        cross_fitted = None
+        if self.prototype_.any():
+            cross_fitted = held_out_probe_scores(embeddings, targets[:, self.prototype_], C=self.C,
+                                                 n_folds=5, n_jobs=self.n_jobs)
+        self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
+        return cross_fitted
 
-    def _fidelity(self, embeddings, matches, cosine) -> list[dict]:
+    @property
+    def probed_(self) -> np.ndarray:
+        """Per concept: is ``similar`` a fitted probe (phrases or a prototype), not the cosine?"""
+        return self.has_phrases_ | self.prototype_
+
+    def _fidelity(self, embeddings, targets, cosine, cross_fitted) -> list[dict]:
         """``similar``: AUC of the probe for texts that use the phrases, on a third of the training texts
-        held out from a probe fitted on the other two thirds; ``close``: AUC of
-        the cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact.
-        Written questions (no phrases) have no ground truth here: unverified."""
-        held_out = held_out_probe_scores(embeddings, matches, C=self.C, n_jobs=self.n_jobs, holdout=True) \
-            if "similar" in self.signals and self.has_phrases_.any() else None
+        held out from a probe fitted on the other two thirds (a prototype: for the texts of its class,
+        each training text scored by probes fitted without it, five folds); ``close``: AUC of the
+        cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact (a
+        prototype has no phrases: ``absent``, never weighted). Written questions (no phrases) have
+        no ground truth here: unverified."""
+        phrased = self.has_phrases_ & ~self.prototype_
+        held_out = np.full(targets.shape, np.nan)
+        if "similar" in self.signals and phrased.any():
+            held_out[:, phrased] = held_out_probe_scores(embeddings, targets[:, phrased], C=self.C,
+                                                         n_jobs=self.n_jobs, holdout=True)
+        if cross_fitted is not None:
+            held_out[:, self.prototype_] = cross_fitted
         records = []
         n = len(embeddings)
-        n_held_out = n if held_out is None else int((~np.isnan(held_out[:, 0])).sum())
         for k in range(len(self.concepts_)):
+            n_held_out = int((~np.isnan(held_out[:, k])).sum())
             for signal in self.signals:
                 if signal == "mentions":
-                    records.append(fidelity.record(k, signal, "exact", 1.0, None, n))
-                elif not self.has_phrases_[k]:
+                    records.append(fidelity.record(k, signal, "absent", n_texts=n) if self.prototype_[k]
+                                   else fidelity.record(k, signal, "exact", 1.0, None, n))
+                elif not self.probed_[k]:
                     records.append(fidelity.record(k, signal, "unverified", n_texts=n))
                 elif signal == "similar":
-                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], held_out[:, k]), 0.5,
+                    records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], held_out[:, k]), 0.5,
                                                    n_held_out))
                 else:
-                    records.append(fidelity.record(k, signal, "auc", _auc(matches[:, k], cosine[:, k]), 0.5, n))
+                    records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], cosine[:, k]), 0.5, n))
         return records
 
     def select(self, keep: np.ndarray) -> None:
         """Keep only these concepts (each one's measurement is independent of the others)."""
         self.concepts_ = [self.concepts_[k] for k in keep]
         self.centroids_, self.low_, self.high_ = self.centroids_[:, keep], self.low_[keep], self.high_[keep]
-        self.has_phrases_ = self.has_phrases_[keep]
+        self.has_phrases_, self.prototype_ = self.has_phrases_[keep], self.prototype_[keep]
         self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
         self.fidelity_ = fidelity.reindex(self.fidelity_, keep)
 
     def extend(self, texts, embeddings, added) -> None:
         """Measure ``added`` concepts too (fitted on these texts), after the ones it has."""
+        if any(c.is_prototype for c in added):
+            raise ValueError("prototype concepts are measured from the training labels; they cannot be added by "
+                             "an edit (refit the model instead)")
         extra = EmbeddingMeasurer(self.embedder, signals=self.signals, C=self.C, n_jobs=self.n_jobs)
         extra.fit(texts, embeddings, added)
         n = len(self.concepts_)
@@ -100,6 +142,7 @@ class EmbeddingMeasurer:
         self.centroids_ = np.concatenate([self.centroids_, extra.centroids_], axis=1)
         self.low_, self.high_ = np.concatenate([self.low_, extra.low_]), np.concatenate([self.high_, extra.high_])
         self.has_phrases_ = np.concatenate([self.has_phrases_, extra.has_phrases_])
+        self.prototype_ = np.concatenate([self.prototype_, extra.prototype_])
         self.W_, self.b_ = np.concatenate([self.W_, extra.W_], axis=1), np.concatenate([self.b_, extra.b_])
         self.fidelity_ = self.fidelity_ + [{**r, "concept": r["concept"] + n} for r in extra.fidelity_]
 
@@ -108,6 +151,7 @@ class EmbeddingMeasurer:
         return {"type": "embedding", "signals": list(self.signals), "C": self.C,
                 "centroids": encode_array(self.centroids_), "low": encode_array(self.low_),
                 "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
+                "prototype": encode_array(self.prototype_),
                 "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
                 "fidelity": plain(self.fidelity_)}
 
@@ -117,6 +161,8 @@ class EmbeddingMeasurer:
         m.concepts_ = list(concepts)
         m.centroids_, m.low_, m.high_ = (decode_array(state[k]) for k in ("centroids", "low", "high"))
         m.has_phrases_ = decode_array(state["has_phrases"])
+        m.prototype_ = (decode_array(state["prototype"]).astype(bool) if "prototype" in state
+                        else np.zeros(len(m.has_phrases_), bool))   # files from before prototypes
         m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
         m.fidelity_ = list(state.get("fidelity") or [])
         return m
@@ -128,7 +174,8 @@ class EmbeddingMeasurer:
         parts = []
         if "similar" in self.signals:
             parts.append("'similar': a logistic probe on the text's embedding that recognises texts containing "
-                         "one of the concept's phrases (for a written question: its rescaled cosine to the text)")
+                         "one of the concept's phrases (a prototype concept: the training texts of its class; "
+                         "a written question: its rescaled cosine to the text)")
         if "close" in self.signals:
             parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
                          "of training texts spans 0-1")
@@ -150,7 +197,7 @@ class EmbeddingMeasurer:
         close = np.clip((embeddings @ self.centroids_ - self.low_) / np.maximum(self.high_ - self.low_, 1e-6), 0, 1)
         columns = {"close": close}
         if "similar" in self.signals:
-            columns["similar"] = np.where(self.has_phrases_, expit(embeddings @ self.W_ + self.b_), close)
+            columns["similar"] = np.where(self.probed_, expit(embeddings @ self.W_ + self.b_), close)
         if "mentions" in self.signals:
             columns["mentions"] = phrase_matches(texts, self.concepts_)
         return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)

@@ -1,0 +1,124 @@
+"""Prototype concepts ("resembles the training texts labelled X"): proposed per class with the most
+typical texts, measured by a probe for the class's training texts with a cross-fitted held-out AUC
+as fidelity, the head fitted on cross-fitted scores, weights that point the way they read."""
+
+import json
+
+import numpy as np
+import pytest
+
+from faults import HashEmbedder
+from nlmodels import ConceptClassifier, ConceptRegressor, load
+from nlmodels.concepts import Concept, EmbeddingMeasurer, PrototypeProposer
+from nlmodels.concepts.measurers._probes import held_out_probe_scores
+from textsets import TOPICS, topics
+
+
+@pytest.fixture(scope="module")
+def data():
+    texts, y = topics(n_per_class=30)
+    return texts, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    texts, y = data
+    return ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+
+
+def test_one_prototype_per_class_shown_with_its_most_typical_texts(data):
+    texts, y = data
+    E = HashEmbedder(progress=False).encode(texts)
+    concepts = PrototypeProposer(n_examples=2).propose(texts, y, E)
+    assert [c.target for c in concepts] == sorted(TOPICS)
+    for c in concepts:
+        assert c.is_prototype and c.phrases == () and len(c.examples) == 2
+        assert all(y[texts.index(t)] == c.target for t in c.examples)   # texts of its own class
+        assert c.text.startswith(f"resembles the training texts labelled '{c.target}', such as: «")
+    # the shown texts are those nearest the class's mean embedding
+    sport = [i for i in range(len(texts)) if y[i] == "sport"]
+    normed = E[sport] / np.linalg.norm(E[sport], axis=1, keepdims=True)
+    best = sport[int(np.argmax(normed @ normed.mean(axis=0)))]
+    assert concepts[sorted(TOPICS).index("sport")].examples[0] == texts[best]
+
+
+def test_prototype_fidelity_is_a_cross_fitted_auc_and_its_mentions_are_never_weighted(data):
+    texts, y = data
+    E = HashEmbedder(progress=False).encode(texts)
+    concepts = PrototypeProposer().propose(texts, y, E)
+    measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar", "mentions"))
+    F = measurer.fit_transform(texts, E, concepts, y)
+    records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
+    targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
+    expected = held_out_probe_scores(E, targets, n_folds=5)
+    for k in range(3):
+        similar, mentions = records[(k, "similar")], records[(k, "mentions")]
+        assert similar["metric"] == "auc" and similar["n_texts"] == len(texts) and similar["passed"] is True
+        assert mentions["metric"] == "absent" and mentions["passed"] is False
+        # the training scores the head sees are the cross-fitted ones, not the probe's own fit
+        np.testing.assert_allclose(F[:, 2 * k], expected[:, k])
+    in_sample = measurer.transform(texts, E)
+    assert not np.allclose(in_sample[:, 0], F[:, 0])
+
+
+def test_weights_point_the_way_the_prototypes_read(fitted):
+    prototypes = [k for k, c in enumerate(fitted.concepts_) if c.is_prototype]
+    assert prototypes, "the default offline classifier proposes prototypes"
+    assert fitted.prototypes_ is True
+    S = fitted.n_signals_
+    for k in prototypes:
+        row = list(fitted.classes_).index(fitted.concepts_[k].target)
+        weights = fitted.coef_[:, k * S:(k + 1) * S]
+        assert (weights[row] >= 0).all() and weights[row].sum() > 0
+        assert (weights[:, fitted.measurer_.signals.index("mentions")] == 0).all()
+
+
+def test_the_printed_model_says_a_prototype_shows_that_not_why(fitted):
+    text = str(fitted)
+    assert "resembles the training texts labelled" in text
+    assert "it says the text looks like them, not why" in text
+    assert "no phrases" not in text   # the signal a prototype lacks is not printed
+
+
+def test_prototypes_travel_through_json(fitted, data, tmp_path):
+    texts, _ = data
+    path = tmp_path / "model.json"
+    fitted.to_json(path)
+    again = load(path, embedder=HashEmbedder(progress=False))
+    assert [c.examples for c in again.concepts_] == [c.examples for c in fitted.concepts_]
+    np.testing.assert_allclose(again.predict_proba(texts), fitted.predict_proba(texts))
+    # a file from before prototypes (no "prototype" entry) still loads, as phrase concepts
+    state = json.loads(path.read_text())
+    for part in _dicts(state):
+        part.pop("prototype", None)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(state))
+    assert not load(old, embedder=HashEmbedder(progress=False)).measurer_.prototype_.any()
+
+
+def _dicts(value):
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            yield from _dicts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _dicts(v)
+
+
+def test_off_when_asked_and_refused_where_they_cannot_be_measured(data):
+    texts, y = data
+    off = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False).fit(texts, y)
+    assert not any(c.is_prototype for c in off.concepts_) and off.prototypes_ is False
+    with pytest.raises(ValueError, match="prototypes=True needs a classifier"):
+        ConceptRegressor(embedder=HashEmbedder(progress=False), prototypes=True).fit(texts, np.arange(len(texts)) * 1.0)
+    regressor = ConceptRegressor(embedder=HashEmbedder(progress=False)).fit(texts, np.arange(len(texts)) * 1.0)
+    assert regressor.prototypes_ is False
+    with pytest.raises(ValueError, match="prototypes"):
+        ConceptClassifier(prototypes="yes").fit(texts, y)
+
+
+def test_an_edit_cannot_add_a_prototype(fitted):
+    added = Concept("resembles the training texts labelled 'sport'", (), "prototype", "sport", ("a goal",))
+    with pytest.raises(ValueError, match="cannot be added by an edit"):
+        fitted.edit(add=[added])
