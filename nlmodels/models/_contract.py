@@ -28,7 +28,7 @@ CONCEPT_PIPELINE = {
     "n_rounds": [positive_int],
     "questions_per_round": [positive_int],
     "n_distill": [positive_int],
-    "phrases_per_class": [positive_int],
+    "phrases_per_class": [positive_int, StrOptions({"auto"})],
     "groups_per_class": [positive_int, StrOptions({"auto"})],
     "on_error": [StrOptions({"raise", "missing"})],
     "n_jobs": [Integral, None],

@@ -50,8 +50,10 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
     fill_values_ : ndarray
         Each column's training mean, which replaces a missing score (a chat call that failed with
         ``on_error="missing"``).
-    groups_per_class_ : int
-        Phrase groups mined per class (offline proposer).
+    groups_per_class_, phrases_per_class_ : int
+        Phrase groups and phrases mined per class (offline proposer).
+    prototypes_ : bool
+        Whether prototype concepts were proposed (``prototypes="auto"`` resolved).
     training_ : dict
         What the training data was: size, mean length, {balance}, date, chat usage.
     edits_ : list of dict
@@ -68,7 +70,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
     _parameter_constraints = CONCEPT_LINEAR
     def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts="auto", concepts=None,
                  proposer="auto", n_rounds=2, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
-                 prototypes="auto", phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
+                 prototypes="auto", phrases_per_class="auto", groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
 
     def estimate_cost(self, X, y=None):

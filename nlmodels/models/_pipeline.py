@@ -107,8 +107,9 @@ class ConceptPipeline(TextEstimatorMixin):
             concepts += self._extra_concepts(texts, y, concepts)
         else:
             self.groups_per_class_ = self._groups_per_class(bins)
+            self.phrases_per_class_ = self._phrases_per_class(bins)
             for groups in self._candidate_groups(bins):
-                concepts += PhraseProposer(phrases_per_class=self.phrases_per_class, groups_per_class=groups,
+                concepts += PhraseProposer(phrases_per_class=self.phrases_per_class_, groups_per_class=groups,
                                            random_state=self.random_state).propose(texts, bins, self.embedder_)
         self.prototypes_ = self._use_prototypes()
         if self.prototypes_:
@@ -142,8 +143,14 @@ class ConceptPipeline(TextEstimatorMixin):
 
     def _groups_per_class(self, bins) -> int:
         if self.groups_per_class == "auto":  # 32 per class, at most 128 in all, ~25 texts per group
-            return max(4, min(32, 128 // len(np.unique(bins)), len(bins) // 25))
+            n_classes = len(np.unique(bins))
+            return max(4 if n_classes <= MANY_CLASSES else 2, min(32, 128 // n_classes, len(bins) // 25))
         return int(self.groups_per_class)
+
+    def _phrases_per_class(self, bins) -> int:
+        if self.phrases_per_class == "auto":  # 200 per class, at most 6,000 in all (150 classes: 40)
+            return max(20, min(200, 6000 // len(np.unique(bins))))
+        return int(self.phrases_per_class)
 
     def _llm_rounds(self, texts, y, bins, E, concepts):
         """Propose questions in rounds; between rounds, score them offline (question similarity)
@@ -282,12 +289,13 @@ PARAMETERS_DOC = """
         cross-fitted scores). They carry a model with few labels or many classes, where mined
         phrases are too few; a prototype says that a text looks like a class, not why.
         ``"auto"``: for classifiers measured offline by embeddings; recorded in ``prototypes_``.
-    phrases_per_class : int, default=200
-        Mined phrases per class (offline proposer).
+    phrases_per_class : int or "auto", default="auto"
+        Mined phrases per class (offline proposer). ``"auto"``: 200, and at most 6,000 in all (150
+        classes: 40 each; at least 20); recorded in ``phrases_per_class_``.
     groups_per_class : int or "auto", default="auto"
         Phrase groups, i.e. candidate concepts, per class (offline proposer). ``"auto"``: 32 per
         class, at most 128 candidates in all (six classes: 21) and one per 25 training texts (at
-        least 4); recorded in ``groups_per_class_``.
+        least 4; at least 2 beyond 15 classes); recorded in ``groups_per_class_``.
     on_error : {"raise", "missing"}, default="raise"
         A chat call that fails for good: raise naming the rows, or score the text as missing
         (replaced by the training mean of each concept).

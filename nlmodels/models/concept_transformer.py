@@ -53,7 +53,7 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
 
     def __init__(self, llm=None, *, embedder=None, measure="auto", max_concepts=30, concepts=None,
                  proposer="auto", n_rounds=1, questions_per_round=10, n_distill=200, gated="drop", recheck=0,
-                 phrases_per_class=200, groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0,
+                 phrases_per_class="auto", groups_per_class="auto", on_error="raise", n_jobs=None, random_state=0,
                  regression=False):
         store_params(self, locals())
 

@@ -91,7 +91,7 @@ class RuleListClassifier(RuleConceptModel):
 
     def __init__(self, llm=None, *, max_rules=10, n_thresholds=16, min_support=5, embedder=None,
                  measure="auto", concepts=None, proposer="auto", n_rounds=2, questions_per_round=10,
-                 n_distill=200, phrases_per_class=200, groups_per_class="auto", coarse_groups_per_class="auto",
+                 n_distill=200, phrases_per_class="auto", groups_per_class="auto", coarse_groups_per_class="auto",
                  n_proposed_rules=10, on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
 
