@@ -48,3 +48,36 @@ def test_head_keeps_its_budget_signs_and_gate_with_many_classes():
     assert len(np.unique(groups[used])) <= 10 and not used[:10].any()
     assert (coef[:, ~used] == 0).all() and (np.sign(coef) * signs >= 0).all()
     assert np.mean((F @ coef.T + intercept).argmax(axis=1) == y) > 0.5
+
+
+@pytest.mark.parametrize("l1,l2", [(0.01, 0.0), (0.0, 0.1)])
+def test_the_free_weights_solver_solves_the_same_problem(l1, l2):
+    from nlmodels.models._head import _bounded_fit
+
+    F, y, groups = problem(6)
+    Z, T = standardise(F)[0], _targets(y)
+    signs = association_signs(F, y, groups)
+    signs[np.random.RandomState(1).rand(*signs.shape) < 0.7] = 0      # most weights bounded to 0
+    dense = _bounded_fit(Z, T, signs, l1, l2, "softmax", free_only=False)
+    free = _bounded_fit(Z, T, signs, l1, l2, "softmax", free_only=True)
+    np.testing.assert_allclose(free[0], dense[0], atol=1e-3)
+    np.testing.assert_allclose(free[1], dense[1], atol=1e-3)
+    assert (free[0][signs == 0] == 0).all() and (np.sign(free[0]) * signs >= 0).all()
+    assert free[2].shape == dense[2].shape       # warm starts pass between the two
+
+
+def test_with_many_classes_a_class_named_concept_weighs_toward_its_own_class_only():
+    from nlmodels.models._head import own_class_rows
+
+    n_classes = 20
+    F, y, groups = problem(n_classes, n_concepts=40, n=600)
+    classes = np.unique(y)
+    targets = [classes[k % n_classes] if k < 30 else None for k in range(40)]   # the last 10 name no class
+    signs = own_class_rows(association_signs(F, y, groups), targets, classes, groups)
+    coef, _, used = fit_sparse_classifier(F, y, groups, 40, signs=signs)
+    for k, target in enumerate(targets):
+        columns = groups == k
+        if target is not None:
+            others = np.arange(n_classes) != list(classes).index(target)
+            assert (coef[others][:, columns] == 0).all()
+    assert used.any() and (np.sign(coef) * signs >= 0).all()

@@ -122,3 +122,30 @@ def test_an_edit_cannot_add_a_prototype(fitted):
     added = Concept("resembles the training texts labelled 'sport'", (), "prototype", "sport", ("a goal",))
     with pytest.raises(ValueError, match="cannot be added by an edit"):
         fitted.edit(add=[added])
+
+
+def test_probes_solved_together_match_liblinear_one_by_one():
+    from sklearn.linear_model import LogisticRegression
+
+    from nlmodels.concepts.measurers._probes import fit_probes
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 16)
+    T = np.column_stack([(X[:, 0] + rng.randn(300) > 1).astype(float), (X[:, 1] > 0).astype(float),
+                         np.zeros(300), (rng.rand(300) < 0.05).astype(float)])
+    W, b = fit_probes(X, T, C=1.0)
+    for k in (0, 1, 3):
+        ref = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", tol=1e-8).fit(X, T[:, k])
+        np.testing.assert_allclose(W[:, k], ref.coef_[0], atol=2e-3)
+        np.testing.assert_allclose(b[k], ref.intercept_[0], atol=2e-3)
+    assert (W[:, 2] == 0).all() and b[2] < -5      # a constant column: a constant (low) score
+
+
+def test_many_classes_mine_fewer_phrases_per_class():
+    texts = [f"request number {i % 40} about topic {i % 40} please" for i in range(200)]
+    y = np.array([f"c{i % 40}" for i in range(200)])
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False)
+    model.fit(texts, y)
+    assert model.phrases_per_class_ == 150 and model.groups_per_class_ == 3   # 6,000 // 40; 128 // 40
+    assert model.max_concepts_ == 80
+    assert ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(*topics(10)).phrases_per_class_ == 200

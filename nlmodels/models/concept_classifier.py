@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._codec import label_text
 from ._document import register
-from ._head import LinearDecisionMixin
+from ._head import MANY_CLASSES, LinearDecisionMixin
 from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
 
@@ -92,6 +92,9 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
                   f"classes {', '.join(label_text(c, quoted=True) for c in self.classes_)}")
         if self.max_concepts == "auto" and self.max_concepts_ > 30:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
+        if len(self.classes_) > MANY_CLASSES:
+            header += (f"\nmore than {MANY_CLASSES} classes: a concept mined from a class's texts, or its prototype, "
+                       "weighs toward that class only")
         rows, titles = self._rows()
         return self._format(rows, header, titles)
 
