@@ -9,7 +9,8 @@ For each fitted model it counts, independently of the model's own bookkeeping:
 
 - **contradicting weights**: weighted columns whose sign differs from their concept's association
   with the class in the training data (for a mined phrase concept, whether one of its phrases
-  occurs; for a question, the recorded chat-model answers);
+  occurs; for a prototype, whether the text is labelled with its class; for a question, the
+  recorded chat-model answers);
 - **weighted below the gate**: weighted columns whose measurement failed its fidelity gate;
 - accuracy on the test split, chat calls per predicted text, concepts gated.
 
@@ -75,7 +76,11 @@ def offline_row(name: str) -> dict:
     model = ConceptClassifier().fit(texts, y)
     fit_s = time.perf_counter() - start
     accuracy = float(np.mean(model.predict(test.text.tolist()) == test.label.to_numpy()))
-    contradicting, below = audit(model, y, phrase_matches(texts, model.concepts_))
+    reading = phrase_matches(texts, model.concepts_)   # what "mentions something like ..." says
+    for k, concept in enumerate(model.concepts_):        # "resembles the training texts labelled X"
+        if concept.is_prototype:
+            reading[:, k] = (y == concept.target).astype(float)
+    contradicting, below = audit(model, y, reading)
     similar = model.fidelity_[model.fidelity_.signal == "similar"]
     return {"model": "offline ConceptClassifier()", "dataset": name, "accuracy": round(accuracy, 3),
             "before": BEFORE[name], "change": round(accuracy - BEFORE[name], 3),

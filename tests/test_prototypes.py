@@ -149,3 +149,12 @@ def test_many_classes_mine_fewer_phrases_per_class():
     assert model.phrases_per_class_ == 150 and model.groups_per_class_ == 3   # 6,000 // 40; 128 // 40
     assert model.max_concepts_ == 80
     assert ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(*topics(10)).phrases_per_class_ == 200
+
+
+def test_two_classes_get_one_prototype_for_the_class_the_score_points_toward():
+    from textsets import reviews
+
+    texts, y = reviews(60)
+    E = HashEmbedder(progress=False).encode(texts)
+    [concept] = PrototypeProposer().propose(texts, y, E)
+    assert concept.target == "pos" and concept.text.startswith("resembles the training texts labelled 'pos'")

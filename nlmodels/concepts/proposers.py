@@ -129,7 +129,8 @@ class PhraseProposer:
 
 
 class PrototypeProposer:
-    """One prototype concept per class: "resembles the training texts labelled X, such as: ...".
+    """One prototype concept per class: "resembles the training texts labelled X, such as: ...";
+    with two classes one only, for the second (the other's probe would be its mirror image).
 
     The texts shown are the ``n_examples`` training texts of the class nearest its mean embedding
     (the most typical ones). The measurer (:class:`~nlmodels.EmbeddingMeasurer`) scores a text by a
@@ -147,7 +148,9 @@ class PrototypeProposer:
     def propose(self, texts: Sequence[str], bins: np.ndarray, embeddings: np.ndarray) -> list[Concept]:
         normed = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         concepts = []
-        for cls in np.unique(bins):
+        classes = np.unique(bins)
+        # two classes: one prototype, of the class the score points toward (the other's probe is its mirror)
+        for cls in classes[1:] if len(classes) == 2 else classes:
             members = np.flatnonzero(bins == cls)
             centre = normed[members].mean(axis=0)
             typical = members[np.argsort(-(normed[members] @ centre), kind="stable")[: self.n_examples]]
