@@ -200,7 +200,13 @@ def run_one(method, name, train, test, args, llm):
     os.environ["NLMODELS_CACHE_DIR"] = str(cache_dir)
     usage_before = llm.usage.as_dict() if llm is not None else None
     start = time.perf_counter()
-    model.fit(train.text.tolist(), train.label.to_numpy())
+    try:
+        model.fit(train.text.tolist(), train.label.to_numpy())
+    except ValueError as error:
+        if "refused" not in str(error):
+            raise
+        print(f"  {method} refused on {name}: {error}", file=sys.stderr)   # e.g. 10 rules for 150 classes
+        return None
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     predicted = model.predict(test.text.tolist())

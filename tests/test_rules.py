@@ -269,3 +269,15 @@ def test_rule_list_says_which_classes_it_cannot_predict_when_max_rules_is_too_sm
     missing = [c for c in model.classes_ if c not in {r.label for r in model.rules_} | {model.default_}]
     assert len(missing) >= 1 and not predicted & set(missing)
     assert f"never predicted: {len(missing)} of 3 classes" in str(model)
+
+
+def test_a_rule_list_that_cannot_reach_most_of_many_classes_is_refused_before_any_work():
+    texts = [f"request {i % 20} words" for i in range(60)]
+    y = [f"intent{i % 20}" for i in range(60)]
+
+    class NoEmbedding:
+        def encode(self, texts):
+            raise AssertionError("refused after embedding")
+
+    with pytest.raises(ValueError, match=r"max_rules=10 cannot give each of the 20 classes a rule.*at least 19 rules.*refused"):
+        RuleListClassifier(embedder=NoEmbedding(), max_rules=10).fit(texts, y)

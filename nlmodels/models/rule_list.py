@@ -12,6 +12,7 @@ from .._codec import label_text, plain_label
 from .._validation import check_texts
 from ._contract import positive_int
 from ._document import register
+from ._head import MANY_CLASSES
 from ._pipeline import store_params
 from ._rule_base import PARAMETERS_DOC_RULES, RULE_PARAMETERS, Condition, Rule, RuleConceptModel, candidate_cuts
 from ._rule_search import learn_rule_list
@@ -96,12 +97,17 @@ class RuleListClassifier(RuleConceptModel):
         store_params(self, locals())
 
     def _check_classes(self, n_classes: int) -> None:
+        """A rule list that cannot reach every class: a warning, and with more than 15 classes a
+        refusal before any work (it would leave most classes unpredicted: clinc150 with 10 rules
+        scored 0.072 after a 673 s fit)."""
         if self.max_rules < n_classes - 1:
-            warnings.warn(
-                f"max_rules={self.max_rules} cannot give each of the {n_classes} classes a rule: a rule list "
-                f"that predicts every class needs at least {n_classes - 1} rules (one per class, the last "
-                f"class taken by the final ELSE); at most {self.max_rules + 1} classes can be predicted. Pass "
-                f"max_rules >= {n_classes - 1}, or use ConceptClassifier", UserWarning, stacklevel=3)
+            message = (f"max_rules={self.max_rules} cannot give each of the {n_classes} classes a rule: a rule list "
+                       f"that predicts every class needs at least {n_classes - 1} rules (one per class, the last "
+                       f"class taken by the final ELSE); at most {self.max_rules + 1} classes can be predicted. Pass "
+                       f"max_rules >= {n_classes - 1}, or use ConceptClassifier")
+            if n_classes > MANY_CLASSES:
+                raise ValueError(message + f" (refused with more than {MANY_CLASSES} classes)")
+            warnings.warn(message, UserWarning, stacklevel=3)
 
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
