@@ -281,3 +281,15 @@ def test_a_rule_list_that_cannot_reach_most_of_many_classes_is_refused_before_an
 
     with pytest.raises(ValueError, match=r"max_rules=10 cannot give each of the 20 classes a rule.*at least 19 rules.*refused"):
         RuleListClassifier(embedder=NoEmbedding(), max_rules=10).fit(texts, y)
+
+
+def test_a_tree_too_shallow_for_many_classes_is_refused_before_any_work():
+    texts = [f"request {i % 20} words" for i in range(60)]
+    y = [f"intent{i % 20}" for i in range(60)]
+
+    class NoEmbedding:
+        def encode(self, texts):
+            raise AssertionError("refused after embedding")
+
+    with pytest.raises(ValueError, match=r"max_depth=3 gives at most 8 leaves for 20 classes.*max_depth >= 5"):
+        ConceptTreeClassifier(embedder=NoEmbedding(), max_depth=3).fit(texts, y)

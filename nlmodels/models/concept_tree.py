@@ -11,6 +11,7 @@ from .._codec import decode_array, encode_array, label_text, plain_label
 from .._validation import check_texts
 from ._contract import positive_int
 from ._document import register
+from ._head import MANY_CLASSES
 from ._pipeline import store_params
 from ._rule_base import PARAMETERS_DOC_RULES, RULE_PARAMETERS, Condition, RuleConceptModel
 
@@ -53,6 +54,15 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
                  phrases_per_class="auto", groups_per_class="auto", coarse_groups_per_class="auto", n_proposed_rules=10,
                  on_error="raise", n_jobs=None, random_state=0):
         store_params(self, locals())
+
+    def _check_classes(self, n_classes: int) -> None:
+        """With more than 15 classes, refuse (before any work) a depth whose leaves cannot reach
+        every class (clinc150 at depth 3: 8 leaves for 150 intents scored 0.027)."""
+        if n_classes > MANY_CLASSES and 2 ** self.max_depth < n_classes:
+            need = int(np.ceil(np.log2(n_classes)))
+            raise ValueError(f"max_depth={self.max_depth} gives at most {2 ** self.max_depth} leaves for {n_classes} "
+                             f"classes: a tree that can predict every class needs max_depth >= {need}; or use "
+                             f"ConceptClassifier (refused with more than {MANY_CLASSES} classes)")
 
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
