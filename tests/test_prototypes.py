@@ -70,6 +70,8 @@ def test_weights_point_the_way_the_prototypes_read(fitted):
         row = list(fitted.classes_).index(fitted.concepts_[k].target)
         weights = fitted.coef_[:, k * S:(k + 1) * S]
         assert (weights[row] >= 0).all() and weights[row].sum() > 0
+        others = np.arange(len(fitted.classes_)) != row
+        assert (weights[others] == 0).all()        # toward its own class only
         assert (weights[:, fitted.measurer_.signals.index("mentions")] == 0).all()
 
 

@@ -111,8 +111,14 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         gated = [(names[k], self.measurer_.fidelity_[k * self.n_signals_]) for k in range(len(self.concepts_))
                  if not allowed[k * self.n_signals_:(k + 1) * self.n_signals_].any()]
         signs = association_signs(F, y, groups, self._reading_columns(), regression=self._regression)
-        if not self._regression and len(np.unique(y)) > MANY_CLASSES:   # each class's concepts toward it only
-            signs = own_class_rows(signs, [c.target for c in self.concepts_], np.unique(y), groups)
+        classes = np.unique(y)
+        if not self._regression and len(classes) > 2:
+            # A prototype weighs toward its own class only ("resembles the texts labelled 'joy'" is no
+            # reason for 'love', though love texts resemble joy texts); beyond MANY_CLASSES, so does
+            # every concept mined from a class's texts.
+            many = len(classes) > MANY_CLASSES
+            own = [c.target if (c.is_prototype or many) else None for c in self.concepts_]
+            signs = own_class_rows(signs, own, classes, groups)
         fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
         self.max_concepts_ = self._concept_budget(y)
         coef, intercept, used = fit(F, y, groups, self.max_concepts_, signs=signs, allowed=allowed,
