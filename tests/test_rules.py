@@ -271,25 +271,22 @@ def test_rule_list_says_which_classes_it_cannot_predict_when_max_rules_is_too_sm
     assert f"never predicted: {len(missing)} of 3 classes" in str(model)
 
 
-def test_a_rule_list_that_cannot_reach_most_of_many_classes_is_refused_before_any_work():
+
+class _NoEmbedding:
+    """An embedder that fails if called: a refusal must come before any work."""
+
+    def encode(self, texts):
+        raise AssertionError("refused after embedding")
+
+
+@pytest.mark.parametrize("model,message", [
+    (lambda: RuleListClassifier(embedder=_NoEmbedding(), max_rules=10),
+     r"max_rules=10 cannot give each of the 20 classes a rule.*at least 19 rules.*refused"),
+    (lambda: ConceptTreeClassifier(embedder=_NoEmbedding(), max_depth=3),
+     r"max_depth=3 gives at most 8 leaves for 20 classes.*max_depth >= 5"),
+])
+def test_a_head_that_cannot_reach_most_of_many_classes_is_refused_before_any_work(model, message):
     texts = [f"request {i % 20} words" for i in range(60)]
     y = [f"intent{i % 20}" for i in range(60)]
-
-    class NoEmbedding:
-        def encode(self, texts):
-            raise AssertionError("refused after embedding")
-
-    with pytest.raises(ValueError, match=r"max_rules=10 cannot give each of the 20 classes a rule.*at least 19 rules.*refused"):
-        RuleListClassifier(embedder=NoEmbedding(), max_rules=10).fit(texts, y)
-
-
-def test_a_tree_too_shallow_for_many_classes_is_refused_before_any_work():
-    texts = [f"request {i % 20} words" for i in range(60)]
-    y = [f"intent{i % 20}" for i in range(60)]
-
-    class NoEmbedding:
-        def encode(self, texts):
-            raise AssertionError("refused after embedding")
-
-    with pytest.raises(ValueError, match=r"max_depth=3 gives at most 8 leaves for 20 classes.*max_depth >= 5"):
-        ConceptTreeClassifier(embedder=NoEmbedding(), max_depth=3).fit(texts, y)
+    with pytest.raises(ValueError, match=message):
+        model().fit(texts, y)
