@@ -109,15 +109,18 @@ def _bounded_fit(Z, T, signs, l1, l2, kind, start=None, maxiter=2000, free_only=
         grad_W = G.T @ Z + l1 * signs + l2 * W
         return value, np.concatenate([grad_W.ravel(), G.sum(axis=0)])
 
-    flat = signs.ravel()
-    bounds = Bounds(np.concatenate([np.where(flat > 0, 0.0, -np.inf), np.full(R, -np.inf)]),
-                    np.concatenate([np.where(flat < 0, 0.0, np.inf), np.full(R, np.inf)]))
-    bounds.ub[: R * p][flat == 0] = 0.0
-    bounds.lb[: R * p][flat == 0] = 0.0
+    bounds = _sign_bounds(signs.ravel(), R)
     start = _start(T, kind, R * p) if start is None else start
     result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": maxiter, "gtol": 1e-7})
     return result.x[: R * p].reshape(R, p), result.x[R * p:], result.x
+
+
+def _sign_bounds(signs, n_intercepts) -> Bounds:
+    """Each weight on the side of its sign (0 when its sign is 0), then free intercepts."""
+    free = np.full(n_intercepts, np.inf)
+    return Bounds(np.concatenate([np.where(signs >= 0, 0.0, -np.inf), -free]),
+                  np.concatenate([np.where(signs <= 0, 0.0, np.inf), free]))
 
 
 def _start(T, kind, n_weights):
@@ -149,8 +152,7 @@ def _bounded_fit_free(Z, T, signs, l1, l2, kind, start, maxiter):
         grad_w = np.einsum("ij,ij->j", G[:, rows], Zc) + l1 * s + l2 * w
         return value, np.concatenate([grad_w, G.sum(axis=0)])
 
-    bounds = Bounds(np.concatenate([np.where(s > 0, 0.0, -np.inf), np.full(R, -np.inf)]),
-                    np.concatenate([np.where(s < 0, 0.0, np.inf), np.full(R, np.inf)]))
+    bounds = _sign_bounds(s, R)
     if start is None:
         start = _start(T, kind, R * p)
     theta0 = np.concatenate([start[: R * p].reshape(R, p)[rows, cols], start[R * p:]])
