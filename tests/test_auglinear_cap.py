@@ -55,3 +55,26 @@ def test_a_cap_that_keeps_nothing_is_refused():
         AugLinearClassifier(min_df=10_000).fit(TEXTS, LABELS)
     with pytest.raises(ValueError, match="max_ngrams"):
         AugLinearClassifier(max_ngrams=0).fit(TEXTS, LABELS)
+
+
+def test_auto_caps_only_a_table_over_the_limit(monkeypatch, tmp_path):
+    """max_ngrams="auto" (the default): the whole table below the limit; above it, the AUTO_CAP
+    n-grams found in the most texts, recorded, printed, and kept through JSON."""
+    from nlmodels.models import _auglinear_base
+
+    below = AugLinearClassifier(lexical_scales=(3.0,), Cs=(1.0,)).fit(TEXTS, LABELS)
+    n_ngrams = len(below.vocabulary_)
+    assert below.max_ngrams == "auto" and below.max_ngrams_ is None and "capped" not in str(below)
+    monkeypatch.setattr(_auglinear_base, "AUTO_TABLE_LIMIT", n_ngrams - 1)
+    monkeypatch.setattr(_auglinear_base, "AUTO_CAP", 250)
+    auto = AugLinearClassifier(lexical_scales=(3.0,), Cs=(1.0,)).fit(TEXTS, LABELS)
+    assert auto.max_ngrams_ == 250 and len(auto.vocabulary_) == 250
+    explicit = AugLinearClassifier(lexical_scales=(3.0,), Cs=(1.0,), max_ngrams=250).fit(TEXTS, LABELS)
+    assert auto.vocabulary_ == explicit.vocabulary_
+    assert np.allclose(auto.predict_proba(TEXTS[:30]), explicit.predict_proba(TEXTS[:30]))
+    printed = str(auto)
+    assert "max_ngrams=250" in printed and "chosen by max_ngrams='auto'" in printed
+    loaded = nlmodels.load(auto.to_json(tmp_path / "auto.json"))
+    assert loaded.max_ngrams_ == 250 and loaded.decision_function(["zorblax"])[0] == pytest.approx(auto.intercept_[0])
+    never = AugLinearClassifier(lexical_scales=(3.0,), Cs=(1.0,), max_ngrams=None).fit(TEXTS, LABELS)
+    assert never.max_ngrams_ is None and len(never.vocabulary_) == n_ngrams

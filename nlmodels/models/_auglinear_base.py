@@ -48,6 +48,10 @@ __all__ = ["PARAMETERS_DOC_AUGLINEAR", "AugLinearBase"]
 _INTERCEPT = "intercept"
 _TOL = 1e-4  # solver tolerance of the logistic regressions
 _CV_MAX_ITER = 100
+#: ``max_ngrams="auto"``: a training table of more distinct n-grams than this (long texts; bbc_news's
+#: 999 articles have 208,075 1-2-grams, the largest short-text set here, ag_news, 52,166) keeps the
+#: ``AUTO_CAP`` found in the most texts; a smaller one is kept whole.
+AUTO_TABLE_LIMIT, AUTO_CAP = 100_000, 10_000
 
 
 
@@ -95,13 +99,16 @@ PARAMETERS_DOC_AUGLINEAR = """
         embedding alone (on the six benchmark sets cross-validation never preferred it).
     min_df : int, default=1
         Keep only the training n-grams found in at least this many training texts.
-    max_ngrams : int, default=None
+    max_ngrams : int, "auto" or None, default="auto"
         Keep at most this many training n-grams, those found in the most training texts (ties: in
         alphabetical order), so the table, and the embedding work of a fit, stay bounded on long
-        texts (bbc_news: 208,075 1-2-grams in 999 articles). With ``min_df > 1`` or ``max_ngrams``
-        set, the table is the whole model: an n-gram outside it adds nothing, at fit and at predict
-        (``ngram_contributions`` of a phrase outside it is 0). By default every n-gram counts and
-        one never seen in training is scored through its embedding."""
+        texts (bbc_news: 208,075 1-2-grams in 999 articles). ``"auto"``: no cap while the training
+        texts hold at most 100,000 distinct n-grams (every short-text benchmark set), else the
+        10,000 found in the most texts; ``None``: never capped. The resolved cap is recorded in
+        ``max_ngrams_`` and printed. With ``min_df > 1`` or a cap, the table is the whole model: an
+        n-gram outside it adds nothing, at fit and at predict (``ngram_contributions`` of a phrase
+        outside it is 0). Uncapped, every n-gram counts and one never seen in training is scored
+        through its embedding."""
 
 
 class AugLinearBase(TextEstimatorMixin, BaseEstimator):
@@ -110,7 +117,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
     _regression = False
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
-                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams=None):
+                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams="auto"):
         self.embedder = embedder
         self.ngram_range = ngram_range
         self.stop_words = stop_words
@@ -124,7 +131,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "embedder": [HasMethods(["encode"]), None], "ngram_range": [tuple, list],
         "stop_words": [StrOptions({"english"}), list, None], "lowercase": ["boolean"], "token_pattern": [str],
-        "lexical_scales": ["array-like", Real], "min_df": [positive_int], "max_ngrams": [positive_int, None],
+        "lexical_scales": ["array-like", Real], "min_df": [positive_int], "max_ngrams": [positive_int, StrOptions({"auto"}), None],
     }
 
     def _check_params(self):
@@ -141,7 +148,13 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
 
     @property
     def _capped(self) -> bool:
-        return self.min_df > 1 or self.max_ngrams is not None
+        return self.min_df > 1 or self.max_ngrams_ is not None
+
+    def _resolve_cap(self, n_ngrams: int):
+        """``max_ngrams`` with ``"auto"`` resolved for a table of ``n_ngrams`` training n-grams."""
+        if self.max_ngrams != "auto":
+            return self.max_ngrams
+        return AUTO_CAP if n_ngrams > AUTO_TABLE_LIMIT else None
 
     def _vectorizer(self, vocabulary=None) -> CountVectorizer:
         """The n-gram analyzer; with a ``vocabulary`` (a capped table), it counts only those n-grams."""
@@ -166,7 +179,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         """The training n-grams the table keeps (``min_df``, ``max_ngrams``), in their sorted order."""
         df = np.bincount(counts.indices, minlength=len(ngrams))
         order = np.argsort(-df, kind="stable")          # most documents first; ties alphabetical
-        order = order[df[order] >= self.min_df][: self.max_ngrams]
+        order = order[df[order] >= self.min_df][: self.max_ngrams_]
         keep = np.sort(order)
         if len(keep) == 0:
             raise ValueError(f"no n-gram is in min_df={self.min_df} training texts; lower min_df")
@@ -235,6 +248,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
                 f"no n-grams in X: every text is empty after tokenising (token_pattern="
                 f"{self.token_pattern!r}, stop_words={self.stop_words!r})"
             )
+        self.max_ngrams_ = self._resolve_cap(len(ngrams))
         if self._capped:
             counts, ngrams = self._cap(counts, ngrams)
             self.vectorizer_ = self._vectorizer(ngrams)
@@ -322,7 +336,10 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
                    if self.lexical_scale_ else "embedding score only")
         what = "prediction" if self._regression else "decision value"
         others = ("any other n-gram adds nothing (the table is capped: " +
-                  ", ".join(f"{k}={getattr(self, k)}" for k in ("min_df", "max_ngrams") if getattr(self, k) not in (1, None))
+                  ", ".join(f"{k}={v}" for k, v in (("min_df", self.min_df), ("max_ngrams", self.max_ngrams_))
+                            if v not in (1, None))
+                  + (", chosen by max_ngrams='auto' for a table over "
+                     f"{AUTO_TABLE_LIMIT:,} n-grams" if self.max_ngrams == "auto" and self.max_ngrams_ else "")
                   + ")") if self._capped else "any other n-gram is scored through its embedding"
         return (f"{type(self).__name__}: {self.ngram_range[0]}-{self.ngram_range[1]}-grams embedded by "
                 f"{self.embedder_!r}; {lexical}\n{seen:,} n-grams seen in training; {others}"
@@ -418,7 +435,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         state["ngrams"] = {"vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.get),
                            "scores": encode_array(self.ngram_scores_),
                            "document_frequency": encode_array(self.document_frequency_)}
-        state["attributes"] = {"n_features_in_": self.n_features_in_}
+        state["attributes"] = {"n_features_in_": self.n_features_in_, "max_ngrams_": self.max_ngrams_}
         return state
 
     @classmethod
@@ -432,6 +449,10 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         params["embedder"] = embedder
         model = cls(**params)
         model.embedder_ = rebuild_embedder(state["embedder"], embedder)
+        # files from before max_ngrams="auto" hold an explicit cap or None in max_ngrams
+        model.max_ngrams_ = state["attributes"].get("max_ngrams_", params.get("max_ngrams"))
+        if model.max_ngrams_ == "auto":
+            model.max_ngrams_ = None
         model.vectorizer_ = model._vectorizer(state["ngrams"]["vocabulary"] if model._capped else None)
         if state["task"] == "classification":
             model.classes_ = decode_labels(state["classes"])

@@ -92,7 +92,7 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
                  token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0),
-                 min_df=1, max_ngrams=None, Cs=(1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0), cv=5, max_iter=1000, n_jobs=None,
+                 min_df=1, max_ngrams="auto", Cs=(1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0), cv=5, max_iter=1000, n_jobs=None,
                  random_state=0):
         super().__init__(embedder, ngram_range=ngram_range, stop_words=stop_words, lowercase=lowercase,
                          token_pattern=token_pattern, lexical_scales=lexical_scales, min_df=min_df,

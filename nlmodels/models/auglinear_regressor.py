@@ -52,7 +52,7 @@ class AugLinearRegressor(RegressorMixin, AugLinearBase):
     _regression = True
 
     def __init__(self, embedder=None, *, ngram_range=(1, 2), stop_words=None, lowercase=True,
-                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams=None,
+                 token_pattern=r"(?u)\b\w\w+\b|n't", lexical_scales=(3.0, 10.0), min_df=1, max_ngrams="auto",
                  alphas=None):
         super().__init__(embedder, ngram_range=ngram_range, stop_words=stop_words, lowercase=lowercase,
                          token_pattern=token_pattern, lexical_scales=lexical_scales, min_df=min_df,
