@@ -28,12 +28,17 @@ Every chat request is logged in :attr:`log` with its fault (or ``None``) and the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -302,6 +307,35 @@ def _serve_forever(argv=None) -> None:
     finally:
         print(json.dumps({"requests": server.count(), "max_in_flight": server.max_in_flight}), flush=True)
         server.close()
+
+
+class ServerProcess:
+    """A FaultServer in a process of its own, started by :func:`server_process`."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.base_url = process.stdout.readline().strip()
+
+    def stats(self) -> dict:
+        """Stop the server; its ``{"requests": ..., "max_in_flight": ...}``."""
+        self.process.stdin.close()
+        return json.loads(self.process.stdout.readline())
+
+
+@contextlib.contextmanager
+def server_process(latency: float = 0.0):
+    """``with server_process(0.2) as server``: ``python faults.py --latency 0.2`` in a process of its own,
+    as a real server is (what is timed is the client, not the fake server's share of the caller's GIL);
+    ``server.base_url``, and ``server.stats()`` once the calls are done. Killed on leaving."""
+    here = Path(__file__).resolve().parent
+    process = subprocess.Popen([sys.executable, str(here / "faults.py"), "--latency", str(latency)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(here)})
+    try:
+        yield ServerProcess(process)
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture

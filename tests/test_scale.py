@@ -1,23 +1,17 @@
 """Scale: concurrent chat calls keep a slow server busy, and the joblib parts of a fit run unchanged
 on a real ``dask.distributed`` cluster."""
 
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 from joblib import Parallel, delayed
 
-from faults import HashEmbedder, fault_server, measured_text  # noqa: F401
+from faults import HashEmbedder, fault_server, measured_text, server_process  # noqa: F401
 from nlmodels import ChatModel, ConceptClassifier
 from textsets import reviews
 
-TESTS = Path(__file__).parent
 LATENCY, CONCURRENCY, N_CALLS = 0.2, 32, 320
 
 
@@ -27,22 +21,14 @@ def test_calls_run_32_at_a_time_against_a_200ms_server(fresh_cache):
     # 80% of the ideal 160 requests/s) is measured by benchmarks/chat_throughput.py, not here: a timed
     # assertion fails on a loaded machine. This asserts the concurrency, and a wall time a quarter of
     # the one-at-a-time time, which only concurrent calls can meet.
-    server = subprocess.Popen([sys.executable, str(TESTS / "faults.py"), "--latency", str(LATENCY)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(TESTS)})
-    try:
-        base_url = server.stdout.readline().strip()
-        llm = ChatModel("fake", base_url=base_url, max_concurrency=CONCURRENCY, progress=False)
+    with server_process(LATENCY) as server:
+        llm = ChatModel("fake", base_url=server.base_url, max_concurrency=CONCURRENCY, progress=False)
         start = time.perf_counter()
         answers = llm.chat([f"prompt {i}" for i in range(N_CALLS)])
         seconds = time.perf_counter() - start
         assert answers == ["ok"] * N_CALLS
         assert llm.usage.calls == N_CALLS and llm.usage.cached == 0
-        server.stdin.close()
-        stats = json.loads(server.stdout.readline())
-    finally:
-        server.kill()
-        server.wait()
+        stats = server.stats()
     assert stats == {"requests": N_CALLS, "max_in_flight": CONCURRENCY}
     assert seconds < N_CALLS * LATENCY / 4
 

@@ -440,7 +440,6 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
 
     @classmethod
     def _from_state(cls, state: dict, *, llm=None, embedder=None):
-
         defaults = cls().get_params(deep=False)
         params = {k: v for k, v in state["params"].items() if k in defaults}
         for name, value in params.items():  # JSON has no tuples
@@ -451,8 +450,6 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         model.embedder_ = rebuild_embedder(state["embedder"], embedder)
         # files from before max_ngrams="auto" hold an explicit cap or None in max_ngrams
         model.max_ngrams_ = state["attributes"].get("max_ngrams_", params.get("max_ngrams"))
-        if model.max_ngrams_ == "auto":
-            model.max_ngrams_ = None
         model.vectorizer_ = model._vectorizer(state["ngrams"]["vocabulary"] if model._capped else None)
         if state["task"] == "classification":
             model.classes_ = decode_labels(state["classes"])
