@@ -4,6 +4,7 @@
     python benchmarks/faithfulness.py --datasets sst2    # a subset of the offline rows
     python benchmarks/faithfulness.py --no-offline       # only the chat path (recorded answers)
     python benchmarks/faithfulness.py --write            # also replace the table in docs/faithfulness.md
+    python benchmarks/faithfulness.py --no-chat --train-size 200 --datasets sst2,emotion   # few labels
 
 For each fitted model it counts, independently of the model's own bookkeeping:
 
@@ -66,11 +67,13 @@ def audit(model, y, reading_scores) -> tuple[int, int]:
     return contradicting, below
 
 
-def offline_row(name: str) -> dict:
+def offline_row(name: str, train_size: int | None = None) -> dict:
+    from run import load   # benchmarks/run.py: the same stratified sample as its --train-size rows
+
     from nlmodels import ConceptClassifier
     from nlmodels.concepts import phrase_matches
 
-    train, test = (pd.read_csv(DATA / name / f"{part}.csv") for part in ("train", "test"))
+    train, test = load(DATA, name, quick=False, train_size=train_size)
     texts, y = train.text.tolist(), train.label.to_numpy()
     start = time.perf_counter()
     model = ConceptClassifier().fit(texts, y)
@@ -82,8 +85,10 @@ def offline_row(name: str) -> dict:
             reading[:, k] = (y == concept.target).astype(float)
     contradicting, below = audit(model, y, reading)
     similar = model.fidelity_[model.fidelity_.signal == "similar"]
-    return {"model": "offline ConceptClassifier()", "dataset": name, "accuracy": round(accuracy, 3),
-            "before": BEFORE[name], "change": round(accuracy - BEFORE[name], 3),
+    before = None if train_size else BEFORE[name]
+    label = "offline ConceptClassifier()" + (f", {train_size} texts" if train_size else "")
+    return {"model": label, "dataset": name, "accuracy": round(accuracy, 3),
+            "before": before, "change": None if before is None else round(accuracy - before, 3),
             "concepts": len(model.concepts_), "contradicting": contradicting, "below_gate": below,
             "gated": f"{int((similar.passed == False).sum())} similar signals",  # noqa: E712
             "calls_per_text": model.chat_calls_per_text_, "fit_s": round(fit_s, 1)}
@@ -126,12 +131,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-offline", action="store_true")
     parser.add_argument("--no-chat", action="store_true")
     parser.add_argument("--write", action="store_true", help="replace the table in docs/faithfulness.md")
+    parser.add_argument("--train-size", type=int, help="offline rows: fit on a stratified sample of this many "
+                        "training texts (seed 0, as benchmarks/run.py --train-size)")
     args = parser.parse_args(argv)
     os.environ.setdefault("NLMODELS_CACHE_DIR", tempfile.mkdtemp(prefix="nlmodels-faithfulness-"))
     rows = []
     if not args.no_offline:
         for name in args.datasets.split(","):
-            rows.append(offline_row(name))
+            rows.append(offline_row(name, args.train_size))
             print(rows[-1], flush=True)
     if not args.no_chat:
         for name in CHAT:

@@ -6,7 +6,9 @@
 Reads ``../shared/datasets`` beside the repository (fixed splits). With 200 labelled texts, phrase
 mining has little to count; a prototype concept ("resembles the training texts labelled X, such as:
 ...") is a probe that recognises the class's training texts, checked on texts it was not fitted on.
-The model is fitted with and without them, and the printed lines of the prototypes are shown.
+The model is fitted with and without them; with fewer than 500 texts the number of concepts is
+chosen by cross-validation that mines inside each fold, and that choice and the prototype lines of
+the printed model are shown.
 """
 
 import sys
@@ -39,8 +41,13 @@ for prototypes in (False, "auto"):
     model = ConceptClassifier(prototypes=prototypes).fit(train.text.tolist(), train.label.to_numpy())
     print(f"sst2, 200 labelled texts, prototypes={prototypes!r}: test accuracy {accuracy(model, test):.3f} "
           f"on {len(test)} reviews, {len(model.concepts_)} concepts")
+cv = model.concept_budget_cv_   # fewer than 500 texts: the budget is chosen by cross-validation
+print(f"\n{cv['folds']}-fold cross-validation (concepts mined inside each fold) chose {cv['chosen']} concepts:")
+for budget, mean in zip(cv["candidates"], cv["accuracy"]):
+    print(f"  max_concepts={budget:2d}: held-out accuracy {mean:.3f}")
 lines = str(model).splitlines()
-print("\nThe prototype lines of the printed model:")
+print("\nThe header and the prototype lines of the printed model:")
+print("\n".join(lines[:2]))
 for i, line in enumerate(lines):
     if "resembles the training texts" in line:
         print(line + "\n" + lines[i + 1])

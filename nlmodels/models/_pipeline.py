@@ -167,10 +167,13 @@ class ConceptPipeline(TextEstimatorMixin):
         return concepts
 
     def _concept_budget(self, y) -> int:
-        """``max_concepts``, or with ``"auto"`` 30 and at least two concepts per class (so 150
+        """``max_concepts``, or with ``"auto"`` the budget cross-validation chose (few labels, see
+        ``LinearConceptModel._budget_by_cv``), else 30 and at least two concepts per class (so 150
         classes get 300); recorded in ``max_concepts_``."""
         if self.max_concepts != "auto":
             return int(self.max_concepts)
+        if getattr(self, "concept_budget_cv_", None):   # few labels: chosen by cross-validation
+            return int(self.concept_budget_cv_["chosen"])
         n_classes = len(np.unique(y))
         return 30 if self._regression or n_classes <= MANY_CLASSES else max(30, 2 * n_classes)
 
@@ -264,7 +267,9 @@ PARAMETERS_DOC = """
         ``gated="llm"`` keeps a concept the chat model answers.
     max_concepts : int or "auto", default="auto"
         At most this many concepts carry weight in the fitted model. ``"auto"``: 30, and two per
-        class when there are more than 15 classes (150 classes: 300); recorded in ``max_concepts_``.
+        class when there are more than 15 classes (150 classes: 300); an offline classifier (at most
+        15 classes) fitted on fewer than 500 texts chooses it by k-fold cross-validation that mines
+        and measures inside each fold (``concept_budget_cv_``). Recorded in ``max_concepts_``.
     concepts : list of str or Concept, default=None
         Concepts written by a person, added to the proposed ones.
     proposer : {"auto", "phrases", "llm"}, default="auto"

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._codec import label_text
 from ._document import register
 from ._head import MANY_CLASSES, LinearDecisionMixin
-from ._linear import ATTRIBUTES_DOC, LinearConceptModel
+from ._linear import ATTRIBUTES_DOC, FEW_LABELS, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
 
 __all__ = ["ConceptClassifier"]
@@ -90,7 +90,11 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         check_is_fitted(self, "coef_")
         header = (f"ConceptClassifier: {len(self.concepts_)} concepts, measured by {self.measurer_.name}; "
                   f"classes {', '.join(label_text(c, quoted=True) for c in self.classes_)}")
-        if self.max_concepts == "auto" and self.max_concepts_ > 30:
+        cv = getattr(self, "concept_budget_cv_", None)
+        if cv:
+            header += (f"\nconcept budget {self.max_concepts_} chosen by {cv['folds']}-fold cross-validation that "
+                       f"mines inside each fold (fewer than {FEW_LABELS} texts; max_concepts='auto')")
+        elif self.max_concepts == "auto" and self.max_concepts_ > 30:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
         if len(self.classes_) > MANY_CLASSES:
             header += (f"\nmore than {MANY_CLASSES} classes: a concept mined from a class's texts, or its prototype, "

@@ -1,0 +1,82 @@
+"""Few labels: an offline classifier fitted on fewer than FEW_LABELS texts with max_concepts="auto"
+chooses its concept budget by k-fold cross-validation that mines and measures inside each fold;
+the choice is recorded, printed and kept in the model file."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from faults import HashEmbedder
+from nlmodels import ConceptClassifier, ConceptRegressor, load
+from nlmodels.concepts import PhraseProposer
+from nlmodels.models._linear import FEW_LABELS
+from textsets import reviews, topics
+
+
+@pytest.fixture(scope="module")
+def data():
+    return topics(n_per_class=20)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(*data)
+
+
+def test_budget_chosen_by_cross_validation_is_recorded_and_used(fitted, data):
+    cv = fitted.concept_budget_cv_
+    n_classes = len(np.unique(data[1]))
+    assert cv["folds"] == 5
+    assert cv["candidates"] == sorted({min(n_classes * 2 ** j, 30) for j in range(6)} | {30})
+    assert len(cv["accuracy"]) == len(cv["candidates"]) and all(0 <= a <= 1 for a in cv["accuracy"])
+    best = max(cv["accuracy"])   # the best mean held-out accuracy; ties go to the smallest budget
+    assert cv["chosen"] == next(b for b, a in zip(cv["candidates"], cv["accuracy"]) if a == best)
+    assert fitted.max_concepts_ == cv["chosen"] and len(fitted.concepts_) <= cv["chosen"]
+    assert f"concept budget {cv['chosen']} chosen by 5-fold cross-validation that mines inside each fold" in str(fitted)
+
+
+def test_each_fold_mines_from_its_training_part_only(monkeypatch, data):
+    texts, y = data
+    seen = []
+    propose = PhraseProposer.propose
+
+    def spy(self, texts_, bins, embedder):
+        seen.append(Counter(texts_))
+        return propose(self, texts_, bins, embedder)
+
+    monkeypatch.setattr(PhraseProposer, "propose", spy)
+    ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    folds, final = seen[:-1], seen[-1]
+    assert len(folds) == 5 and final == Counter(texts)
+    held_out = [Counter(texts) - part for part in folds]
+    assert all(h.total() == len(texts) // 5 for h in held_out)
+    assert sum(held_out, Counter()) == Counter(texts)   # every text held out once, and not mined from then
+
+
+def test_budget_in_the_model_file(fitted, data, tmp_path):
+    fitted.to_json(tmp_path / "m.json")
+    back = load(tmp_path / "m.json", embedder=HashEmbedder(progress=False))
+    assert back.concept_budget_cv_ == fitted.concept_budget_cv_
+    assert str(back) == str(fitted)
+    np.testing.assert_array_equal(back.predict(data[0]), fitted.predict(data[0]))
+
+
+def test_no_cross_validation_when_the_budget_is_given_many_texts_or_a_regressor(data):
+    texts, y = data
+    given = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=7).fit(texts, y)
+    assert given.concept_budget_cv_ is None and given.max_concepts_ == 7
+    assert "cross-validation" not in str(given)
+    many_texts, many_y = reviews(FEW_LABELS)
+    many = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(many_texts, many_y)
+    assert many.concept_budget_cv_ is None and many.max_concepts_ == 30
+    scores = np.arange(len(texts), dtype=float) % 7
+    regressor = ConceptRegressor(embedder=HashEmbedder(progress=False)).fit(texts, scores)
+    assert regressor.concept_budget_cv_ is None and regressor.max_concepts_ == 30
+
+
+def test_folds_shrink_to_the_smallest_class(data):
+    texts, y = data
+    keep = np.r_[np.flatnonzero(y == "sport")[:3], np.flatnonzero(y != "sport")]   # 3 sport texts
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit([texts[i] for i in keep], y[keep])
+    assert model.concept_budget_cv_["folds"] == 3
