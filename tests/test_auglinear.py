@@ -224,3 +224,14 @@ def test_predict_before_fit_raises(clf):
     with pytest.raises(NotFittedError):
         AugLinearClassifier().predict(["a film"])
     assert isinstance(clf.explain(pd.Series(NEW)), pd.DataFrame)
+
+
+def test_parallel_cross_validation_chooses_and_fits_exactly_what_the_serial_one_does(clf):
+    # The default (n_jobs=-1) runs the head's cross-validation fits in joblib processes; the folds,
+    # candidates and final fit are the same, so the fitted table must be identical to the serial one.
+    assert clf.n_jobs == -1
+    serial = AugLinearClassifier(n_jobs=1).fit(TEXTS, LABELS)
+    pd.testing.assert_frame_equal(serial.cv_results_, clf.cv_results_)
+    assert (serial.C_, serial.lexical_scale_) == (clf.C_, clf.lexical_scale_)
+    assert np.array_equal(serial.ngram_scores_, clf.ngram_scores_)
+    assert np.array_equal(serial.intercept_, clf.intercept_)
