@@ -9,9 +9,11 @@ that answers some requests with a fault instead. Faults are configured per run:
     (the connection is closed without a reply), ``"timeout"`` (no reply before the client's timeout),
     and ``"malformed"`` (HTTP 200, a completion whose JSON content is cut short: an answer that
     arrived, so the client caches it and repairs it).
-``max_faults_per_request``
-    A request body (the SDK resends the same body when it retries) gets at most this many transient
-    faults, so a client that retries at least this often always gets through.
+``max_faults_per_item``
+    One item (a request body, the SDK's retries of it, which resend the same body, and the repair
+    requests that follow it, which keep its opening messages) gets at most this many transient
+    faults in all, so a client whose retries and repairs each number at least this many always
+    gets through.
 ``permanent``
     ``permanent(body) -> kind or None``: faults that happen every time for that request:
     any of the kinds above, or ``"401"``, ``"truncated"`` (HTTP 200, the JSON body cut in half),
@@ -56,8 +58,13 @@ class _Drop(Exception):
     """Raised inside the handler: the connection is closed with no reply."""
 
 
-def body_key(body: dict) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def item_key(body: dict) -> str:
+    """The item a request belongs to: its model and its messages up to the first user message (a
+    retry resends them, a repair appends to them)."""
+    messages = body.get("messages", [])
+    first_user = next((i for i, m in enumerate(messages) if m.get("role") == "user"), len(messages) - 1)
+    opening = {"model": body.get("model"), "messages": messages[:first_user + 1]}
+    return hashlib.sha256(json.dumps(opening, sort_keys=True).encode()).hexdigest()
 
 
 def user_prompt(body: dict) -> str:
@@ -66,7 +73,7 @@ def user_prompt(body: dict) -> str:
 
 class FaultServer(FakeLLM):
     def __init__(self, answer: Callable[[list, dict], str], *, rates: dict[str, float] | None = None,
-                 seed: int = 0, max_faults_per_request: int = 3,
+                 seed: int = 0, max_faults_per_item: int = 3,
                  permanent: Callable[[dict], str | None] | None = None,
                  latency: float = 0.0, timeout_delay: float = 2.0, hold_after: int | None = None,
                  echo_in_error: str | None = None):
@@ -76,13 +83,13 @@ class FaultServer(FakeLLM):
             raise ValueError(f"unknown transient fault kinds {unknown}; known: {DRAWN}")
         self.rates = rates
         self.rng = random.Random(seed)
-        self.max_faults_per_request = max_faults_per_request
+        self.max_faults_per_item = max_faults_per_item
         self.permanent = permanent
         self.timeout_delay = timeout_delay
         self.hold_after = hold_after
         self.echo_in_error = echo_in_error
         self.log: list[dict] = []
-        self.faults_per_key: dict[str, int] = {}
+        self.faults_per_item: dict[str, int] = {}
         self._released = threading.Event()
         self._local = threading.local()
         self._n_answered = 0
@@ -130,14 +137,14 @@ class FaultServer(FakeLLM):
             return kind
         if not self.rates:
             return None
-        key = body_key(body)
+        key = item_key(body)
         with self._lock:
             draw = self.rng.random()
-            if self.faults_per_key.get(key, 0) >= self.max_faults_per_request:
+            if self.faults_per_item.get(key, 0) >= self.max_faults_per_item:
                 return None
             for kind, rate in self.rates.items():
                 if draw < rate:
-                    self.faults_per_key[key] = self.faults_per_key.get(key, 0) + 1
+                    self.faults_per_item[key] = self.faults_per_item.get(key, 0) + 1
                     return kind
                 draw -= rate
         return None

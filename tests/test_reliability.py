@@ -29,7 +29,7 @@ def llm_model(on_error="raise"):
 
 
 def test_fit_completes_with_30_percent_transient_faults(fresh_cache, fault_server):
-    server = fault_server(rates=TRANSIENT_30, seed=1, max_faults_per_request=3, timeout_delay=2.5)
+    server = fault_server(rates=TRANSIENT_30, seed=1, max_faults_per_item=3, timeout_delay=2.5)
     texts, labels = reviews(24)
     llm = ChatModel("fake", base_url=server.base_url, max_retries=4, timeout=2.0, progress=False)
     model = llm_model().set_params(llm=llm).fit(texts, labels)
@@ -66,6 +66,17 @@ def test_first_structured_calls_to_a_new_server_are_retried(fresh_cache, fault_s
         assert [a.answers for a in llm.structured(["a", "b"], schema)] == [["yes"], ["yes"]], kind
         assert llm.usage.retries == 2 and llm.usage.failures == 0 and len(server.log) == 4, kind
 
+
+
+def test_repairs_share_their_item_fault_budget(fresh_cache, fault_server):
+    """The fault server's promise, which the 30% fault tests rest on: an item gets at most
+    ``max_faults_per_item`` faults, its repair requests (new bodies, same opening) included. Every
+    request is cut short here, so each item is repaired 3 times and the fourth answer gets through."""
+    server = fault_server(lambda m, b: '{"answers": ["yes"]}', rates={"malformed": 1.0}, max_faults_per_item=3)
+    llm = ChatModel("fake", base_url=server.base_url, max_repairs=3, progress=False)
+    schema = pydantic.create_model("Answers", answers=(list[str], ...))
+    assert [a.answers for a in llm.structured(["a", "b"], schema)] == [["yes"], ["yes"]]
+    assert server.fault_counts() == {"malformed": 6} and llm.usage.repairs == 6 and len(server.log) == 8
 
 # Rows whose measurement fails every time, and what the error message then says.
 PERMANENT = {
@@ -196,7 +207,7 @@ def test_fit_survives_30_percent_faults_with_cut_short_json_and_refits_from_cach
 
     data = load_sms_spam_sample().head(60)
     texts = list(data.text)
-    server = fault_server(sms_answers, rates=FLAKY_30, seed=1, max_faults_per_request=3)
+    server = fault_server(sms_answers, rates=FLAKY_30, seed=1, max_faults_per_item=3)
     llm = ChatModel("fake", base_url=server.base_url, max_retries=8, max_repairs=3, timeout=30.0, progress=False)
     model = ConceptClassifier(llm=llm, embedder=HashEmbedder(), measure="llm").fit(texts, data.label)
 
