@@ -20,7 +20,7 @@ from ..embed import SentenceTransformerEmbedder
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
 from ._head import MANY_CLASSES, association_signs, fit_sparse_classifier, fit_sparse_regressor, own_class_rows
-from ._pipeline import ConceptPipeline, store_params
+from ._pipeline import DEFAULT_CONCEPTS, ConceptPipeline, store_params
 from ._views import render
 
 __all__ = ["ATTRIBUTES_DOC", "FEW_LABELS", "LinearConceptModel"]
@@ -97,7 +97,6 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         texts, y = check_texts_labels(X, y, regression=self._regression)
         if not self._regression:
             self.classes_ = np.unique(y)
-        self.concept_budget_cv_ = None
         self.concept_budget_cv_ = self._budget_by_cv(texts, y)
         _, F = self._propose_and_measure(texts, y)
         self._fit_head_step(self._fill_missing(F), y)
@@ -111,16 +110,16 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         cross-validation. Each fold mines and measures its own concepts from its training part (so
         the held-out part never chose a phrase), fits the head at every candidate budget and scores
         the held-out part; the best mean accuracy wins, ties going to the smaller budget."""
-        self._check_params()
+        self._check_params()   # before the folds' work; offline (no chat model) means measured by embeddings
         if (self._regression or self.max_concepts != "auto" or self.llm is not None
-                or self.measure_ != "embedding" or len(texts) >= FEW_LABELS or len(self.classes_) > MANY_CLASSES):
+                or len(texts) >= FEW_LABELS or len(self.classes_) > MANY_CLASSES):
             return None
         _, counts = np.unique(y, return_counts=True)
         folds = int(min(5, counts.min()))
         if folds < 2:
             return None
         step = 1 if len(self.classes_) == 2 else len(self.classes_)
-        candidates = sorted({min(step * 2 ** j, 30) for j in range(6)} | {30})
+        candidates = sorted({min(step * 2 ** j, DEFAULT_CONCEPTS) for j in range(6)})   # ..., 30
         texts = np.asarray(texts, dtype=object)
         embedder = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         accuracy = np.zeros((folds, len(candidates)))
@@ -139,6 +138,12 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         mean = accuracy.mean(axis=0)
         return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in mean], "folds": folds,
                 "fold_accuracy": accuracy.round(4).tolist(), "chosen": candidates[int(np.argmax(mean))]}
+
+    def _concept_budget(self, y) -> int:
+        """With ``max_concepts="auto"`` and few labels: the budget cross-validation chose."""
+        if self.max_concepts == "auto" and getattr(self, "concept_budget_cv_", None):   # None in older files
+            return int(self.concept_budget_cv_["chosen"])
+        return super()._concept_budget(y)
 
     # ------------------------------------------------------------------ the head step
     def _column_gate(self) -> np.ndarray:

@@ -23,10 +23,13 @@ from ._document import to_json
 from ._head import MANY_CLASSES, fit_sparse_classifier, fit_sparse_regressor
 from ._state import export_state, from_state
 
-__all__ = ["PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "drop_param_doc", "resolve_measure", "store_params",
+__all__ = ["DEFAULT_CONCEPTS", "PARAMETERS_DOC", "SIGNALS", "ConceptPipeline", "drop_param_doc", "resolve_measure", "store_params",
            "training_summary"]
 
 SIGNALS = ("similar", "mentions")
+
+#: The concept budget ``max_concepts="auto"`` starts from.
+DEFAULT_CONCEPTS = 30
 
 
 def resolve_measure(measure: str, llm) -> str:
@@ -167,15 +170,13 @@ class ConceptPipeline(TextEstimatorMixin):
         return concepts
 
     def _concept_budget(self, y) -> int:
-        """``max_concepts``, or with ``"auto"`` the budget cross-validation chose (few labels, see
-        ``LinearConceptModel._budget_by_cv``), else 30 and at least two concepts per class (so 150
-        classes get 300); recorded in ``max_concepts_``."""
+        """``max_concepts``, or with ``"auto"`` 30 and at least two concepts per class (so 150
+        classes get 300); recorded in ``max_concepts_``. (``LinearConceptModel`` chooses it by
+        cross-validation when labels are few.)"""
         if self.max_concepts != "auto":
             return int(self.max_concepts)
-        if getattr(self, "concept_budget_cv_", None):   # few labels: chosen by cross-validation
-            return int(self.concept_budget_cv_["chosen"])
         n_classes = len(np.unique(y))
-        return 30 if self._regression or n_classes <= MANY_CLASSES else max(30, 2 * n_classes)
+        return DEFAULT_CONCEPTS if self._regression or n_classes <= MANY_CLASSES else max(DEFAULT_CONCEPTS, 2 * n_classes)
 
     def _worst(self, F, y, signals):
         groups = np.repeat(np.arange(F.shape[1] // len(signals)), len(signals))

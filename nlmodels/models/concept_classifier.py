@@ -13,7 +13,7 @@ from .._codec import label_text
 from ._document import register
 from ._head import MANY_CLASSES, LinearDecisionMixin
 from ._linear import ATTRIBUTES_DOC, FEW_LABELS, LinearConceptModel
-from ._pipeline import PARAMETERS_DOC
+from ._pipeline import DEFAULT_CONCEPTS, PARAMETERS_DOC
 
 __all__ = ["ConceptClassifier"]
 
@@ -94,7 +94,7 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         if cv:
             header += (f"\nconcept budget {self.max_concepts_} chosen by {cv['folds']}-fold cross-validation that "
                        f"mines inside each fold (fewer than {FEW_LABELS} texts; max_concepts='auto')")
-        elif self.max_concepts == "auto" and self.max_concepts_ > 30:
+        elif self.max_concepts == "auto" and self.max_concepts_ > DEFAULT_CONCEPTS:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
         if len(self.classes_) > MANY_CLASSES:
             header += (f"\nmore than {MANY_CLASSES} classes: a concept mined from a class's texts, or its prototype, "
