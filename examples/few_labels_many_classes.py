@@ -6,9 +6,9 @@
 Reads ``../shared/datasets`` beside the repository (fixed splits). With 200 labelled texts, phrase
 mining has little to count; a prototype concept ("resembles the training texts labelled X, such as:
 ...") is a probe that recognises the class's training texts, checked on texts it was not fitted on.
-The model is fitted with and without them; with fewer than 500 texts the number of concepts is
-chosen by cross-validation that mines inside each fold, and that choice and the prototype lines of
-the printed model are shown.
+The model is fitted with and without them; the number of concepts is chosen by cross-validation
+that mines inside each fold (``max_concepts="auto"``, at most 5,000 texts), and that choice and the
+prototype lines of the printed model are shown.
 """
 
 import sys
@@ -41,7 +41,7 @@ for prototypes in (False, "auto"):
     model = ConceptClassifier(prototypes=prototypes).fit(train.text.tolist(), train.label.to_numpy())
     print(f"sst2, 200 labelled texts, prototypes={prototypes!r}: test accuracy {accuracy(model, test):.3f} "
           f"on {len(test)} reviews, {len(model.concepts_)} concepts")
-cv = model.concept_budget_cv_   # fewer than 500 texts: the budget is chosen by cross-validation
+cv = model.concept_budget_cv_   # max_concepts='auto': the budget is chosen by cross-validation
 print(f"\n{cv['folds']}-fold cross-validation (concepts mined inside each fold) chose {cv['chosen']} concepts:")
 for budget, mean in zip(cv["candidates"], cv["accuracy"]):
     print(f"  max_concepts={budget:2d}: held-out accuracy {mean:.3f}")

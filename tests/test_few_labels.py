@@ -1,6 +1,7 @@
-"""Few labels: an offline classifier fitted on fewer than FEW_LABELS texts with max_concepts="auto"
-chooses its concept budget by k-fold cross-validation that mines and measures inside each fold;
-the choice is recorded, printed and kept in the model file."""
+"""The concept budget by cross-validation: an offline classifier of at most 15 classes fitted on at
+most CV_BUDGET_MAX_TEXTS texts with max_concepts="auto" chooses its concept budget by k-fold
+cross-validation that mines and measures inside each fold; the choice is recorded, printed and kept
+in the model file. (Written for few labels, where a fixed 30 overfits most.)"""
 
 from collections import Counter
 
@@ -10,7 +11,7 @@ import pytest
 from faults import HashEmbedder
 from nlmodels import ConceptClassifier, ConceptRegressor, load
 from nlmodels.concepts import PhraseProposer
-from nlmodels.models._linear import FEW_LABELS
+from nlmodels.models import _linear
 from textsets import reviews, topics
 
 
@@ -61,14 +62,17 @@ def test_budget_in_the_model_file(fitted, data, tmp_path):
     np.testing.assert_array_equal(back.predict(data[0]), fitted.predict(data[0]))
 
 
-def test_no_cross_validation_when_the_budget_is_given_many_texts_or_a_regressor(data):
+def test_no_cross_validation_when_the_budget_is_given_too_many_texts_or_a_regressor(data, monkeypatch):
     texts, y = data
     given = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=7).fit(texts, y)
     assert given.concept_budget_cv_ is None and given.max_concepts_ == 7
     assert "cross-validation" not in str(given)
-    many_texts, many_y = reviews(FEW_LABELS)
+    many_texts, many_y = reviews(120)
+    monkeypatch.setattr(_linear, "CV_BUDGET_MAX_TEXTS", len(many_texts) - 1)   # one text over the cap
     many = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(many_texts, many_y)
     assert many.concept_budget_cv_ is None and many.max_concepts_ == 30
+    monkeypatch.setattr(_linear, "CV_BUDGET_MAX_TEXTS", len(many_texts))         # at the cap: chosen
+    assert ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(many_texts, many_y).concept_budget_cv_
     scores = np.arange(len(texts), dtype=float) % 7
     regressor = ConceptRegressor(embedder=HashEmbedder(progress=False)).fit(texts, scores)
     assert regressor.concept_budget_cv_ is None and regressor.max_concepts_ == 30

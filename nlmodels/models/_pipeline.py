@@ -172,7 +172,7 @@ class ConceptPipeline(TextEstimatorMixin):
     def _concept_budget(self, y) -> int:
         """``max_concepts``, or with ``"auto"`` 30 and at least two concepts per class (so 150
         classes get 300); recorded in ``max_concepts_``. (``LinearConceptModel`` chooses it by
-        cross-validation when labels are few.)"""
+        cross-validation where it can.)"""
         if self.max_concepts != "auto":
             return int(self.max_concepts)
         n_classes = len(np.unique(y))
@@ -269,8 +269,8 @@ PARAMETERS_DOC = """
     max_concepts : int or "auto", default="auto"
         At most this many concepts carry weight in the fitted model. ``"auto"``: 30, and two per
         class when there are more than 15 classes (150 classes: 300); an offline classifier (at most
-        15 classes) fitted on fewer than 500 texts chooses it by k-fold cross-validation that mines
-        and measures inside each fold (``concept_budget_cv_``). Recorded in ``max_concepts_``.
+        15 classes, at most 5,000 texts) chooses it from 1 to 30 by k-fold cross-validation that
+        mines and measures inside each fold (``concept_budget_cv_``). Recorded in ``max_concepts_``.
     concepts : list of str or Concept, default=None
         Concepts written by a person, added to the proposed ones.
     proposer : {"auto", "phrases", "llm"}, default="auto"

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._codec import label_text
 from ._document import register
 from ._head import MANY_CLASSES, LinearDecisionMixin
-from ._linear import ATTRIBUTES_DOC, FEW_LABELS, LinearConceptModel
+from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import DEFAULT_CONCEPTS, PARAMETERS_DOC
 
 __all__ = ["ConceptClassifier"]
@@ -93,7 +93,7 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         cv = getattr(self, "concept_budget_cv_", None)
         if cv:
             header += (f"\nconcept budget {self.max_concepts_} chosen by {cv['folds']}-fold cross-validation that "
-                       f"mines inside each fold (fewer than {FEW_LABELS} texts; max_concepts='auto')")
+                       f"mines inside each fold (max_concepts='auto')")
         elif self.max_concepts == "auto" and self.max_concepts_ > DEFAULT_CONCEPTS:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
         if len(self.classes_) > MANY_CLASSES:
