@@ -83,3 +83,11 @@ def test_folds_shrink_to_the_smallest_class(data):
     keep = np.r_[np.flatnonzero(y == "sport")[:3], np.flatnonzero(y != "sport")]   # 3 sport texts
     model = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit([texts[i] for i in keep], y[keep])
     assert model.concept_budget_cv_["folds"] == 3
+
+
+def test_folds_on_threads_choose_and_fit_exactly_what_serial_folds_do(fitted, data):
+    """The search's folds run on joblib threads by default (n_jobs=None); n_jobs=1 runs them one by one."""
+    serial = ConceptClassifier(embedder=HashEmbedder(progress=False), n_jobs=1).fit(*data)
+    assert serial.concept_budget_cv_ == fitted.concept_budget_cv_
+    assert str(serial) == str(fitted)
+    np.testing.assert_array_equal(serial.decision_function(data[0]), fitted.decision_function(data[0]))

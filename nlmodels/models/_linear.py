@@ -9,9 +9,11 @@ import html
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
@@ -112,7 +114,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         texts with ``max_concepts="auto"``: the concept budget by k-fold
         cross-validation. Each fold mines and measures its own concepts from its training part (so
         the held-out part never chose a phrase), fits the head at every candidate budget and scores
-        the held-out part; the best mean accuracy wins, ties going to the smaller budget."""
+        the held-out part; the best mean accuracy wins, ties going to the smaller budget. The folds
+        run on joblib threads (every core unless ``n_jobs`` says otherwise), sharing one embedder."""
         self._check_params()   # before the folds' work; offline (no chat model) means measured by embeddings
         if (self._regression or self.max_concepts != "auto" or self.llm is not None
                 or len(texts) > CV_BUDGET_MAX_TEXTS or len(self.classes_) > MANY_CLASSES):
@@ -125,19 +128,29 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         candidates = sorted({min(step * 2 ** j, DEFAULT_CONCEPTS) for j in range(6)})   # ..., 30
         texts = np.asarray(texts, dtype=object)
         embedder = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
-        accuracy = np.zeros((folds, len(candidates)))
-        split = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        for f, (train, test) in enumerate(split.split(texts, y)):
-            inner = type(self)(**{**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates)})
+        embedder.encode(list(texts))   # once, before the folds share it
+        jobs = -1 if self.n_jobs is None else self.n_jobs   # the folds take the cores; probes inside run serially
+        params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates),
+                  "n_jobs": self.n_jobs if jobs == 1 else 1}
+
+        def fold(train, test):
+            inner = type(self)(**params)
             inner.classes_ = self.classes_
             _, F = inner._propose_and_measure(list(texts[train]), y[train])
             F = inner._fill_missing(F)
-            for i, budget in enumerate(candidates):
+            row = []
+            for budget in candidates:
                 model = copy.copy(inner)   # the head step drops concepts from the measurer: a copy each
                 model.measurer_ = copy.deepcopy(inner.measurer_, {id(inner.embedder_): inner.embedder_})
                 model.max_concepts = budget
                 model._fit_head_step(F, y[train])
-                accuracy[f, i] = np.mean(model.predict(list(texts[test])) == y[test])
+                row.append(np.mean(model.predict(list(texts[test])) == y[test]))
+            return row
+
+        split = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        with threadpool_limits(1, user_api="blas"):   # as the head's own fits, held for all the threads
+            accuracy = np.array(Parallel(n_jobs=jobs, prefer="threads")(
+                delayed(fold)(train, test) for train, test in split.split(texts, y)))
         mean = accuracy.mean(axis=0)
         return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in mean], "folds": folds,
                 "fold_accuracy": accuracy.round(4).tolist(), "chosen": candidates[int(np.argmax(mean))]}

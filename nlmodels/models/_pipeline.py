@@ -306,6 +306,8 @@ PARAMETERS_DOC = """
         A chat call that fails for good: raise naming the rows, or score the text as missing
         (replaced by the training mean of each concept).
     n_jobs : int, default=None
-        Parallel jobs (joblib) for fitting probes.
+        Parallel jobs (joblib) for fitting probes. A linear classifier's concept-budget search (``max_concepts``)
+        runs its folds on this many threads (``None``: every core; ``1``: one after another), the
+        probes inside each fold then serially.
     random_state : int, default=0
 """
