@@ -31,7 +31,7 @@ __all__ = ["ATTRIBUTES_DOC", "CV_BUDGET_MAX_TEXTS", "LinearConceptModel"]
 #: concept budget by cross-validation that mines and measures inside each fold. A fixed 30 overfits
 #: with few labels (sst2 at 200 texts: 0.726 with 30, 0.749 chosen) and on some sets with 2,000
 #: (sst2: 0.773 with 30, 0.796 chosen). Above it the folds' five extra fits cost too much (at 2,000
-#: texts they made a fit 2-7 times longer); not measured there.
+#: texts, on two cores, a fit took up to 1.9 times as long); not measured there.
 CV_BUDGET_MAX_TEXTS = 5000
 
 #: The fitted attributes of the linear concept models (formatted by each estimator).
