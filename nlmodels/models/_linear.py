@@ -59,9 +59,9 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
         The concept budget ``max_concepts`` resolved to.
     concept_budget_cv_ : dict or None
         Offline classifiers of at most 15 classes, at most 5,000 training texts and
-        ``max_concepts="auto"``: the
-        budgets tried (``candidates``), their mean held-out accuracy (``accuracy``), the number of
-        ``folds`` and the budget ``chosen``; concepts are mined and measured inside each fold.
+        ``max_concepts="auto"``: the budgets tried (``candidates``), their mean held-out accuracy
+        (``accuracy``), the number of ``folds`` and the budget ``chosen``; concepts are mined and
+        measured inside each fold.
         ``None`` otherwise.
     measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
     embedder_ : the embedder used.
@@ -130,8 +130,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         embedder = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         embedder.encode(list(texts))   # once, before the folds share it
         jobs = -1 if self.n_jobs is None else self.n_jobs   # the folds take the cores; probes inside run serially
-        params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates),
-                  "n_jobs": self.n_jobs if jobs == 1 else 1}
+        params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates), "n_jobs": 1}
 
         def fold(train, test):
             inner = type(self)(**params)
