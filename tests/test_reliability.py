@@ -67,7 +67,6 @@ def test_first_structured_calls_to_a_new_server_are_retried(fresh_cache, fault_s
         assert llm.usage.retries == 2 and llm.usage.failures == 0 and len(server.log) == 4, kind
 
 
-
 def test_repairs_share_their_item_fault_budget(fresh_cache, fault_server):
     """The fault server's promise, which the 30% fault tests rest on: an item gets at most
     ``max_faults_per_item`` faults, its repair requests (new bodies, same opening) included. Every
@@ -77,6 +76,7 @@ def test_repairs_share_their_item_fault_budget(fresh_cache, fault_server):
     schema = pydantic.create_model("Answers", answers=(list[str], ...))
     assert [a.answers for a in llm.structured(["a", "b"], schema)] == [["yes"], ["yes"]]
     assert server.fault_counts() == {"malformed": 6} and llm.usage.repairs == 6 and len(server.log) == 8
+
 
 # Rows whose measurement fails every time, and what the error message then says.
 PERMANENT = {
