@@ -212,18 +212,26 @@ def test_the_classifier_records_prints_and_keeps_its_prototype_C(fitted, data, t
     fitted.to_json(path)
     back = load(path, embedder=HashEmbedder(progress=False)).measurer_
     assert (back.prototype_C_, back.prototype_C_cv_) == (measurer.prototype_C_, measurer.prototype_C_cv_)
-    # the budget's folds measure prototypes with the C the whole training set chose
-    given = []
-    init = EmbeddingMeasurer.__init__
+    # the budget's folds measure prototypes with the C the whole training set chose, and only it
+    from nlmodels.concepts.measurers import embedding
 
-    def spy(self, *args, **kwargs):
-        given.append(kwargs.get("prototype_C", "auto"))
-        init(self, *args, **kwargs)
+    searched = []
+    choose = embedding.choose_probe_C
 
-    monkeypatch.setattr(EmbeddingMeasurer, "__init__", spy)
+    def spy(X, T, Cs, **kwargs):
+        chosen = choose(X, T, Cs, **kwargs)
+        searched.append((tuple(Cs), chosen[0]))
+        return chosen
+
+    monkeypatch.setattr(embedding, "choose_probe_C", spy)
     model = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(*data)
-    assert model.concept_budget_cv_ and given[0] == "auto"
-    assert given[1:] == [model.measurer_.prototype_C_] * 5
+    C = model.measurer_.prototype_C_
+    assert model.concept_budget_cv_ and searched[0][0] == (0.25, 1.0, 4.0, 16.0, 64.0) and searched[0][1] == C
+    assert searched[1:] == [((C,), C)] * 5
+    fixed = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",), prototype_C=4.0)
+    fixed.fit(data[0], HashEmbedder(progress=False).encode(data[0]),
+              PrototypeProposer().propose(data[0], data[1], HashEmbedder(progress=False).encode(data[0])), data[1])
+    assert fixed.prototype_C_ == 4.0 and fixed.prototype_C_cv_ is None   # a given C is used, not searched
     with pytest.raises(ValueError, match="prototype_C must be a positive number"):
         EmbeddingMeasurer(HashEmbedder(progress=False), prototype_C=0).fit(
             data[0], HashEmbedder(progress=False).encode(data[0]),

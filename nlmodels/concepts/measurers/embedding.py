@@ -93,8 +93,9 @@ class EmbeddingMeasurer:
         if self.prototype_.any():
             if self.prototype_C != "auto" and not float(self.prototype_C) > 0:
                 raise ValueError(f"prototype_C must be a positive number or 'auto'; got {self.prototype_C!r}")
-            Cs = PROTOTYPE_C_GRID if self.prototype_C == "auto" else (float(self.prototype_C),)
+            Cs = PROTOTYPE_C_GRID if self.prototype_C == "auto" else (float(self.prototype_C),)   # a given C: only it
             self.prototype_C_, cross_fitted, record = choose_probe_C(embeddings, targets[:, self.prototype_], Cs,
+                                                                     default=1.0 if len(Cs) > 1 else Cs[0],
                                                                      n_jobs=self.n_jobs)
             self.prototype_C_cv_ = record if len(Cs) > 1 else None
             self.W_[:, self.prototype_], self.b_[self.prototype_] = fit_probes(
