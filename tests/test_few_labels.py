@@ -47,7 +47,7 @@ def test_each_fold_mines_from_its_training_part_only(monkeypatch, data):
 
     monkeypatch.setattr(PhraseProposer, "propose", spy)
     ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
-    final, folds = seen[0], seen[1:]   # the model's own concepts first, then the folds
+    folds, final = seen[:-1], seen[-1]
     assert len(folds) == 5 and final == Counter(texts)
     held_out = [Counter(texts) - part for part in folds]
     assert all(h.total() == len(texts) // 5 for h in held_out)
@@ -66,7 +66,7 @@ def test_no_cross_validation_when_the_budget_is_given_too_many_texts_or_a_regres
     texts, y = data
     given = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=7).fit(texts, y)
     assert given.concept_budget_cv_ is None and given.max_concepts_ == 7
-    assert "concept budget" not in str(given)
+    assert "cross-validation" not in str(given)
     many_texts, many_y = reviews(120)
     monkeypatch.setattr(_linear, "CV_BUDGET_MAX_TEXTS", len(many_texts) - 1)   # one text over the cap
     many = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(many_texts, many_y)

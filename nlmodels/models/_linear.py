@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
 from ..concepts.fidelity import describe as describe_fidelity
+from ..embed import SentenceTransformerEmbedder
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
 from ._head import MANY_CLASSES, association_signs, fit_sparse_classifier, fit_sparse_regressor, own_class_rows
@@ -101,9 +102,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         texts, y = check_texts_labels(X, y, regression=self._regression)
         if not self._regression:
             self.classes_ = np.unique(y)
-        self.concept_budget_cv_ = None   # not a previous fit's while this one proposes
-        _, F = self._propose_and_measure(texts, y)
         self.concept_budget_cv_ = self._budget_by_cv(texts, y)
+        _, F = self._propose_and_measure(texts, y)
         self._fit_head_step(self._fill_missing(F), y)
         self.n_features_in_ = 1
         self._record_training(texts, y)
@@ -115,8 +115,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         cross-validation. Each fold mines and measures its own concepts from its training part (so
         the held-out part never chose a phrase), fits the head at every candidate budget and scores
         the held-out part; the best mean accuracy wins, ties going to the smaller budget. The folds
-        measure prototypes with the C the whole training set chose (``measurer_.prototype_C_``). They
         run on joblib threads (every core unless ``n_jobs`` says otherwise), sharing one embedder."""
+        self._check_params()   # before the folds' work; offline (no chat model) means measured by embeddings
         if (self._regression or self.max_concepts != "auto" or self.llm is not None
                 or len(texts) > CV_BUDGET_MAX_TEXTS or len(self.classes_) > MANY_CLASSES):
             return None
@@ -127,15 +127,15 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         step = 1 if len(self.classes_) == 2 else len(self.classes_)
         candidates = sorted({min(step * 2 ** j, DEFAULT_CONCEPTS) for j in range(6)})   # ..., 30
         texts = np.asarray(texts, dtype=object)
-        embedder = self.embedder_   # it has embedded the texts: the folds share it
-        prototype_C = getattr(self.measurer_, "prototype_C_", None) or "auto"
+        embedder = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
+        embedder.encode(list(texts))   # once, before the folds share it
         jobs = -1 if self.n_jobs is None else self.n_jobs   # the folds take the cores; probes inside run serially
         params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates), "n_jobs": 1}
 
         def fold(train, test):
             inner = type(self)(**params)
             inner.classes_ = self.classes_
-            _, F = inner._propose_and_measure(list(texts[train]), y[train], prototype_C=prototype_C)
+            _, F = inner._propose_and_measure(list(texts[train]), y[train])
             F = inner._fill_missing(F)
             row = []
             for budget in candidates:

@@ -89,19 +89,17 @@ class ConceptPipeline(TextEstimatorMixin):
     def _embed(self, texts):
         return self.embedder_.encode(texts)
 
-    def _make_measurer(self, prototype_C="auto"):
+    def _make_measurer(self):
         if self.measure_ == "llm":
             return LLMMeasurer(self.llm, on_error=self.on_error, recheck=getattr(self, "recheck", 0),
                                random_state=self.random_state)
         if self.measure_ == "distill":
             return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
                                    on_error=self.on_error, n_jobs=self.n_jobs, gated=getattr(self, "gated", "drop"))
-        return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, prototype_C=prototype_C, n_jobs=self.n_jobs)
+        return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, n_jobs=self.n_jobs)
 
-    def _propose_and_measure(self, texts, y, prototype_C="auto"):
-        """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores).
-        ``prototype_C``: the prototype probes' C, or ``"auto"`` (chosen by cross-validation up to
-        ``MANY_CLASSES`` classes, 1 beyond: see :meth:`_prototype_C`)."""
+    def _propose_and_measure(self, texts, y):
+        """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
         self._check_params()
         self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         E = self._embed(texts)
@@ -121,7 +119,7 @@ class ConceptPipeline(TextEstimatorMixin):
             concepts += PrototypeProposer().propose(texts, bins, E)
         if not concepts:
             raise ValueError("no concept could be proposed from these texts (too few or too short?)")
-        measurer = self._make_measurer(self._prototype_C(bins) if prototype_C == "auto" else prototype_C)
+        measurer = self._make_measurer()
         if hasattr(measurer, "fit_transform"):   # training scores cross-fitted where a probe learns the labels
             F = measurer.fit_transform(texts, E, concepts, y)
         else:
@@ -137,13 +135,6 @@ class ConceptPipeline(TextEstimatorMixin):
                              f"'auto' without llm); got measure={self.measure_!r}"
                              + (" on a regressor" if self._regression else ""))
         return bool(wanted is True or (wanted == "auto" and not self._regression and self.measure_ == "embedding"))
-
-    def _prototype_C(self, bins):
-        """The prototype probes' C: chosen by cross-validation (``"auto"``) up to ``MANY_CLASSES``
-        classes; beyond, 1. (On clinc150's 150 classes the search added 33 s to a 58 s fit and kept
-        C=1: the best, C=64, classified 0.918 of held-out texts against 0.915, within one standard
-        error.)"""
-        return "auto" if len(np.unique(bins)) <= MANY_CLASSES else 1.0
 
     def _candidate_groups(self, bins) -> list[int]:
         """Phrase-group counts per class to mine offline, each a set of candidate concepts."""
@@ -301,8 +292,7 @@ PARAMETERS_DOC = """
         Add one prototype concept per class, "resembles the training texts labelled X, such as:
         ...", shown with the class's most typical texts and measured by a probe that recognises the
         training texts of that class (held-out AUC as its fidelity; the head is fitted on
-        cross-fitted scores; up to 15 classes the probe's C is chosen by cross-validation,
-        ``measurer_.prototype_C_``). They carry a model with few labels or many classes, where mined
+        cross-fitted scores). They carry a model with few labels or many classes, where mined
         phrases are too few; a prototype says that a text looks like a class, not why.
         ``"auto"``: for classifiers measured offline by embeddings; recorded in ``prototypes_``.
     phrases_per_class : int or "auto", default="auto"

@@ -96,11 +96,6 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
                        f"mines inside each fold (max_concepts='auto')")
         elif self.max_concepts == "auto" and self.max_concepts_ > DEFAULT_CONCEPTS:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
-        searched = getattr(self.measurer_, "prototype_C_cv_", None)
-        if searched and searched.get("accuracy") and any(c.is_prototype for c in self.concepts_):
-            accuracy = dict(zip(searched["candidates"], searched["accuracy"]))[searched["chosen"]]
-            header += (f"\nprototype probes' C={searched['chosen']:g}, chosen by {searched['folds']}-fold cross-validation "
-                       f"(the prototypes alone classify {accuracy:.1%} of held-out training texts)")
         if len(self.classes_) > MANY_CLASSES:
             header += (f"\nmore than {MANY_CLASSES} classes: a concept mined from a class's texts, or its prototype, "
                        "weighs toward that class only")

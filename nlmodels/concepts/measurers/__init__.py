@@ -16,13 +16,13 @@ concept-major (column ``k * len(signals) + s``).
 from __future__ import annotations
 
 from ..proposers import quote_text
-from ._probes import PROTOTYPE_C_GRID, choose_probe_C, fit_probes, held_out_probe_scores, phrase_matches
+from ._probes import fit_probes, held_out_probe_scores, phrase_matches
 from .distill import DistillMeasurer
 from .embedding import EmbeddingMeasurer
 from .llm import LLMMeasurer
 
 __all__ = ["MEASURERS", "DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes",
-           "PROTOTYPE_C_GRID", "choose_probe_C", "held_out_probe_scores", "measurer_from_state", "phrase_matches", "quote_text"]
+           "held_out_probe_scores", "measurer_from_state", "phrase_matches", "quote_text"]
 
 
 #: Measurers by the ``type`` their state records (the model file dispatches on it).

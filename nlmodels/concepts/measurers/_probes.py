@@ -15,11 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from ..concept import Concept
 
-__all__ = ["PROTOTYPE_C_GRID", "auc", "choose_probe_C", "fit_probes", "held_out_probe_scores", "phrase_matches",
-           "prototype_accuracy", "prototype_hits"]
-
-#: The inverse L2 strengths a prototype's probe is chosen from (``EmbeddingMeasurer(prototype_C="auto")``).
-PROTOTYPE_C_GRID = (0.25, 1.0, 4.0, 16.0, 64.0)
+__all__ = ["auc", "fit_probes", "held_out_probe_scores", "phrase_matches"]
 
 
 def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndarray:
@@ -81,9 +77,9 @@ def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=Non
     b[constant] = np.log(p / (1 - p))
     varied = np.flatnonzero(~constant)
     blocks = [varied[i:i + _BLOCK] for i in range(0, len(varied), _BLOCK)]
-    # One BLAS thread per block: OpenBLAS threads slow these products down at every size measured
-    # (2 cores; 3 probes on 1,811 texts: 1.32 s -> 0.22 s; 256 probes: 11.2 s -> 6.4 s), and the
-    # blocks themselves run on joblib threads.
+    # One BLAS thread: OpenBLAS threads slowed these products down at every size measured (2 cores,
+    # 1,811 texts: 3 probes 1.32 -> 0.22 s, 256 probes 11.2 -> 6.4 s); the blocks themselves run on
+    # joblib threads.
     with threadpool_limits(1, user_api="blas"):
         fitted = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_fit_block)(X, targets[:, cols], C) for cols in blocks)
     for cols, (Wk, bk) in zip(blocks, fitted):
@@ -105,49 +101,6 @@ def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0,
         if holdout:
             break
     return out
-
-
-def prototype_hits(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Per text: do the prototype scores classify it? Its highest-scoring prototype is of its class
-    (one prototype, two classes: its score is above 0.5 exactly when it is theirs)."""
-    if targets.shape[1] == 1:
-        return (scores[:, 0] > 0.5) == (targets[:, 0] > 0.5)
-    return scores.argmax(axis=1) == targets.argmax(axis=1)
-
-
-def prototype_accuracy(scores: np.ndarray, targets: np.ndarray) -> float:
-    """The share of texts the prototype scores classify (:func:`prototype_hits`)."""
-    return float(np.mean(prototype_hits(scores, targets)))
-
-
-def choose_probe_C(X: np.ndarray, targets: np.ndarray, Cs=PROTOTYPE_C_GRID, *, default: float = 1.0,
-                   n_folds: int = 5, random_state: int = 0, n_jobs=None) -> tuple[float, np.ndarray, dict]:
-    """The inverse L2 strength of the prototype probes (``targets``: one 0/1 column per prototype,
-    each text in its class's column), chosen by ``n_folds``-fold cross-validation: each C's probes
-    score the texts they were not fitted on, and the C whose scores classify best
-    (:func:`prototype_accuracy`) wins if it beats ``default`` by more than one standard error of
-    the paired per-text difference; otherwise ``default`` stays. (On a development protocol that
-    never touched a test split, 11 dataset variants x 3 seeds, the plain best was no better than
-    C=1 on average and lost up to 0.04; this rule gained on financial_phrasebank and sms_spam and
-    lost at most 0.004; see docs/concepts.md.)
-
-    Returns ``(C, held-out scores at that C, record)``; the record lists the ``candidates``, their
-    cross-validated ``accuracy``, the ``folds`` and the C ``chosen``."""
-    Cs = sorted({float(C) for C in Cs} | {float(default)})
-    scores = {C: held_out_probe_scores(X, targets, C=C, n_folds=n_folds, random_state=random_state, n_jobs=n_jobs)
-              for C in Cs}
-    if any(np.isnan(s).any() for s in scores.values()):   # too few texts to cross-validate
-        return float(default), scores[float(default)], {"candidates": Cs, "accuracy": None, "folds": n_folds,
-                                                        "chosen": float(default)}
-    hits = {C: prototype_hits(s, targets).astype(float) for C, s in scores.items()}
-    accuracy = {C: h.mean() for C, h in hits.items()}
-    best = max(Cs, key=lambda C: (accuracy[C], -C))   # ties: the stronger penalty
-    gain = hits[best] - hits[float(default)]
-    if gain.mean() <= gain.std(ddof=1) / np.sqrt(len(gain)):
-        best = float(default)
-    record = {"candidates": Cs, "accuracy": [round(float(accuracy[C]), 4) for C in Cs], "folds": n_folds,
-              "chosen": best}
-    return best, scores[best], record
 
 
 def auc(target: np.ndarray, score: np.ndarray) -> float:

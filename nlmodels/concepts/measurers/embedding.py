@@ -7,7 +7,7 @@ from scipy.special import expit
 
 from ..._codec import decode_array, encode_array, plain
 from .. import fidelity
-from ._probes import PROTOTYPE_C_GRID, auc as _auc, choose_probe_C, fit_probes, held_out_probe_scores, phrase_matches
+from ._probes import auc as _auc, fit_probes, held_out_probe_scores, phrase_matches
 
 __all__ = ["EmbeddingMeasurer"]
 
@@ -26,25 +26,17 @@ class EmbeddingMeasurer:
         or the question), rescaled so the 5th-95th percentile of training texts spans [0, 1], clipped.
         ``mentions``: 1 if the text contains one of the phrases.
     C : float, default=1.0
-        Inverse L2 strength of the phrase probes.
-    prototype_C : float or "auto", default="auto"
-        Inverse L2 strength of the prototype probes (which learn the training labels). ``"auto"``:
-        chosen from ``PROTOTYPE_C_GRID`` (0.25 to 64) by 5-fold cross-validation, the C whose
-        held-out scores classify the training texts best if it beats C=1 by more than one standard
-        error (:func:`choose_probe_C`); recorded in ``prototype_C_`` and, with every candidate's
-        accuracy, ``prototype_C_cv_``.
+        Inverse L2 strength of the probes.
     n_jobs : int, default=None
         Probes are fitted in parallel through joblib.
     """
 
     name = "embedding"
 
-    def __init__(self, embedder, signals=("similar", "close", "mentions"), C: float = 1.0, prototype_C="auto",
-                 n_jobs=None):
+    def __init__(self, embedder, signals=("similar", "close", "mentions"), C: float = 1.0, n_jobs=None):
         self.embedder = embedder
         self.signals = tuple(signals)
         self.C = C
-        self.prototype_C = prototype_C
         self.n_jobs = n_jobs
 
     def _centroids(self, concepts) -> np.ndarray:
@@ -86,20 +78,11 @@ class EmbeddingMeasurer:
         targets = phrase_matches(texts, self.concepts_)
         for k in np.flatnonzero(self.prototype_):
             targets[:, k] = (np.asarray(y) == self.concepts_[k].target).astype(float)
-        self.W_, self.b_ = np.zeros((embeddings.shape[1], len(self.concepts_))), np.zeros(len(self.concepts_))
-        phrased = ~self.prototype_
-        self.W_[:, phrased], self.b_[phrased] = fit_probes(embeddings, targets[:, phrased], C=self.C, n_jobs=self.n_jobs)
-        cross_fitted, self.prototype_C_, self.prototype_C_cv_ = None, None, None
+        self.W_, self.b_ = fit_probes(embeddings, targets, C=self.C, n_jobs=self.n_jobs)
+        cross_fitted = None
         if self.prototype_.any():
-            if self.prototype_C != "auto" and not float(self.prototype_C) > 0:
-                raise ValueError(f"prototype_C must be a positive number or 'auto'; got {self.prototype_C!r}")
-            Cs = PROTOTYPE_C_GRID if self.prototype_C == "auto" else (float(self.prototype_C),)   # a given C: only it
-            self.prototype_C_, cross_fitted, record = choose_probe_C(embeddings, targets[:, self.prototype_], Cs,
-                                                                     default=1.0 if len(Cs) > 1 else Cs[0],
-                                                                     n_jobs=self.n_jobs)
-            self.prototype_C_cv_ = record if len(Cs) > 1 else None
-            self.W_[:, self.prototype_], self.b_[self.prototype_] = fit_probes(
-                embeddings, targets[:, self.prototype_], C=self.prototype_C_, n_jobs=self.n_jobs)
+            cross_fitted = held_out_probe_scores(embeddings, targets[:, self.prototype_], C=self.C,
+                                                 n_folds=5, n_jobs=self.n_jobs)
         self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
         return cross_fitted
 
@@ -152,8 +135,7 @@ class EmbeddingMeasurer:
         if any(c.is_prototype for c in added):
             raise ValueError("prototype concepts are measured from the training labels; they cannot be added by "
                              "an edit (refit the model instead)")
-        extra = EmbeddingMeasurer(self.embedder, signals=self.signals, C=self.C, prototype_C=self.prototype_C,
-                                  n_jobs=self.n_jobs)
+        extra = EmbeddingMeasurer(self.embedder, signals=self.signals, C=self.C, n_jobs=self.n_jobs)
         extra.fit(texts, embeddings, added)
         n = len(self.concepts_)
         self.concepts_ = list(self.concepts_) + list(added)
@@ -170,22 +152,17 @@ class EmbeddingMeasurer:
                 "centroids": encode_array(self.centroids_), "low": encode_array(self.low_),
                 "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
                 "prototype": encode_array(self.prototype_),
-                "prototype_C": self.prototype_C, "prototype_C_chosen": self.prototype_C_,
-                "prototype_C_cv": plain(self.prototype_C_cv_),
                 "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
                 "fidelity": plain(self.fidelity_)}
 
     @classmethod
     def from_state(cls, state: dict, concepts, *, embedder, llm=None, n_jobs=None) -> "EmbeddingMeasurer":
-        m = cls(embedder, signals=tuple(state["signals"]), C=state["C"],
-                prototype_C=state.get("prototype_C", state["C"]), n_jobs=n_jobs)   # older files: one C
+        m = cls(embedder, signals=tuple(state["signals"]), C=state["C"], n_jobs=n_jobs)
         m.concepts_ = list(concepts)
         m.centroids_, m.low_, m.high_ = (decode_array(state[k]) for k in ("centroids", "low", "high"))
         m.has_phrases_ = decode_array(state["has_phrases"])
         m.prototype_ = (decode_array(state["prototype"]).astype(bool) if "prototype" in state
                         else np.zeros(len(m.has_phrases_), bool))   # files from before prototypes
-        m.prototype_C_ = state.get("prototype_C_chosen", state["C"] if m.prototype_.any() else None)
-        m.prototype_C_cv_ = state.get("prototype_C_cv")
         m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
         m.fidelity_ = list(state.get("fidelity") or [])
         return m
