@@ -8,6 +8,12 @@ one-off load/export time is printed apart). The backends and batch sizes run int
 after round, so each sees the same machine load; the table gives the median round. Then the cosine
 agreement of every backend's vectors with the first backend's, and the cached paths (disk: a new
 embedder object over the same folder, every vector read from SQLite; memory: the same object).
+
+Last, the arithmetic bound: the model's own floating-point work for these texts (the matrix
+products of every layer, counted from the model's config and each text's word pieces, padding
+not counted), the rate each backend reached on it, and what the two cores do on one large fp32
+matrix product (torch), the most this machine gives a dense model. ``--target`` texts/s needs
+that many GFLOP/s.
 """
 
 import argparse
@@ -18,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from nlmodels import SentenceTransformerEmbedder
 
@@ -30,6 +37,7 @@ parser.add_argument("--backends", default="torch,onnx")
 parser.add_argument("--batch-sizes", default="64")
 parser.add_argument("--rounds", type=int, default=3)
 parser.add_argument("--long-texts", default="truncate", choices=["truncate", "chunks"])
+parser.add_argument("--target", type=float, default=500, help="texts/s whose arithmetic rate to print")
 args = parser.parse_args()
 
 texts = pd.read_csv(args.data).text.tolist()[: args.n]
@@ -73,3 +81,40 @@ start = time.perf_counter()
 cached.encode(texts)
 memory = time.perf_counter() - start
 print(f"\ncached ({first[0]}): disk (new object) {len(texts) / disk:,.0f} texts/s, memory {len(texts) / memory:,.0f} texts/s")
+
+
+# ------------------------------------------------------------------ the arithmetic bound
+def model_gflop(embedder, texts) -> float:
+    """GFLOP of the encoder's matrix products for these texts (each read up to the window, no
+    padding): per token and layer, the Q, K, V and output projections (4 h^2 multiply-adds) and
+    the feed-forward pair (2 h f); per text and layer, the attention scores and their mixing
+    (2 L^2 h). Two FLOPs per multiply-add. Norms, softmax and activations are left out."""
+    config = embedder.model_[0].auto_model.config
+    h, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    lengths = np.array([len(ids) for ids in embedder.model_.tokenizer(
+        texts, truncation=True, max_length=embedder.window, verbose=False)["input_ids"]])
+    macs = layers * ((4 * h * h + 2 * h * f) * lengths + 2 * lengths ** 2 * h).sum()
+    return 2 * macs / 1e9
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """Sustained GFLOP/s of one large fp32 matrix product on this machine (torch, its threads)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+
+work = model_gflop(cached, texts)
+peak = matmul_gflops()
+print(f"\narithmetic: {work:,.0f} GFLOP for these {len(texts)} texts ({work / len(texts) * 1e3:.0f} MFLOP each); "
+      f"{args.target:,.0f} texts/s needs {work / len(texts) * args.target:,.0f} GFLOP/s; one 2048 x 2048 fp32 "
+      f"matrix product runs at {peak:,.0f} GFLOP/s here (torch, {torch.get_num_threads()} threads)")
+for config in configs:
+    rate = len(texts) / float(np.median(seconds[config]))
+    print(f"  {config[0]}/{config[1]}: {work / len(texts) * rate:,.0f} GFLOP/s reached "
+          f"({work / len(texts) * rate / peak:.0%} of that product)")
