@@ -32,3 +32,10 @@ def test_several_processes_write_one_cache(fresh_cache):
     assert [p.wait() for p in procs] == [0, 0, 0]
     cache = get_cache()
     assert len(cache) == 600 and cache.get("2-199") == {"i": 199}
+
+
+def test_add_many_keeps_the_first_value_and_returns_what_is_stored(fresh_cache):
+    cache = get_cache()
+    assert cache.add_many({"a": b"first", "b": b"only"}) == {"a": b"first", "b": b"only"}
+    assert cache.add_many({"a": b"second", "c": b"new"}) == {"a": b"first", "c": b"new"}
+    assert cache.get("a") == b"first" and cache.get("c") == b"new"

@@ -78,3 +78,59 @@ def test_openai_embedder_errors_carry_no_key(fresh_cache, fake_llm):
     with pytest.raises(LLMError, match="embedding request failed") as info:
         embedder.encode(["a text"])
     assert "sentinel" not in str(info.value) and "[api key]" in str(info.value)
+
+
+
+def _batch_dependent_embedder_class(barrier):
+    """An embedder class whose vectors change in the last bits with the batch a text is computed
+    in (as padding does for a transformer), and whose first two batches wait for each other, so
+    two threads compute the same text at the same time."""
+    import threading
+
+    from nlmodels.embed import Embedder
+
+    class BatchDependent(Embedder):
+        calls = 0
+        lock = threading.Lock()
+
+        @property
+        def identity(self):
+            return {"type": "batch-dependent-test"}
+
+        def _encode_batch(self, texts):
+            with self.lock:
+                type(self).calls += 1
+                first_two = type(self).calls <= 2
+            if first_two:
+                barrier.wait(timeout=10)
+            out = np.ones((len(texts), 4), dtype=np.float32)
+            out[:, 0] += np.float32(1e-6) * len(texts)     # depends on the batch, not the text
+            return out
+
+    return BatchDependent
+
+
+@pytest.mark.parametrize("shared", ["one object, no disk cache", "two objects, one cache folder"])
+def test_a_text_computed_by_two_threads_at_once_gets_one_vector(fresh_cache, shared):
+    """The vector every caller gets is the first one stored, and the one a later run reads back:
+    otherwise a cold fit (threaded folds embedding the same phrase in different batches) and a
+    warm refit of the same data see different numbers and may choose a different model."""
+    import threading
+
+    cls = _batch_dependent_embedder_class(threading.Barrier(2))
+    if shared == "one object, no disk cache":
+        first = second = cls(progress=False, use_cache=False)
+    else:
+        first, second = cls(progress=False), cls(progress=False)
+    out = {}
+    jobs = [threading.Thread(target=lambda: out.__setitem__(1, first.encode(["shared", "x"])[0])),
+            threading.Thread(target=lambda: out.__setitem__(2, second.encode(["shared", "y", "z"])[0]))]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    assert cls.calls == 2                                # both computed it: the race happened
+    assert np.array_equal(out[1], out[2])
+    if shared != "one object, no disk cache":
+        later = cls(progress=False).encode(["shared"])[0]     # a warm run reads it back
+        assert cls.calls == 2 and np.array_equal(later, out[1])

@@ -19,7 +19,10 @@ class Embedder:
     caches (on disk and in memory) and shows progress.
 
     Each unique text is embedded once: looked up in memory, then on disk, and only then computed,
-    in chunks of ``chunk_size`` that are written to the disk cache as soon as each is done.
+    in chunks of ``chunk_size`` that are written to the disk cache as soon as each is done. A text
+    computed by two callers at once (threads sharing this object or the cache folder) is stored
+    once, by the first to finish, and both get that vector, so a cold fit and a warm refit of the
+    same data see the same numbers.
     """
 
     chunk_size = 256
@@ -84,10 +87,14 @@ class Embedder:
         with bar:
             for chunk in chunks:
                 vectors = np.asarray(self._encode_batch(chunk), dtype=np.float32)
-                for text, vector in zip(chunk, vectors):
-                    self._memo[text] = vector
                 if cache is not None:  # each finished chunk is on disk before the next starts
-                    cache.set_many({keys[t]: v.tobytes() for t, v in zip(chunk, vectors)})
+                    stored = cache.add_many({keys[t]: v.tobytes() for t, v in zip(chunk, vectors)})
+                    vectors = [np.frombuffer(stored[keys[t]], dtype=np.float32) for t in chunk]
+                for text, vector in zip(chunk, vectors):
+                    # The first vector stored for a text is the one every caller gets: a text computed
+                    # twice at once (threads, in batches of other texts) differs in the last bits, and
+                    # a fit must use what a later, cached run will read (the same model cold and warm).
+                    self._memo.setdefault(text, vector)
                 bar.update(len(chunk))
 
     def __getstate__(self):

@@ -63,11 +63,20 @@ class CallCache:
     def set(self, key: str, value: Any) -> None:
         self._store.set(key, value)
 
-    def set_many(self, items: dict[str, Any]) -> None:
-        """Write several entries in one transaction (used for a finished batch of embeddings)."""
+    def add_many(self, items: dict[str, Any]) -> dict[str, Any]:
+        """Write several entries in one transaction, each only if its key is not stored yet (the
+        first writer wins), and return the value now stored under every key. Used for a finished
+        batch of embeddings: two threads or processes that computed the same text (in batches of
+        other texts, so the floats may differ in the last bits) both go on with the one stored
+        vector, the one a later run reads back."""
+        stored = {}
         with self._store.transact():
             for key, value in items.items():
-                self._store.set(key, value)
+                if self._store.add(key, value):
+                    stored[key] = value
+                else:
+                    stored[key] = self._store.get(key, default=value)
+        return stored
 
     def __contains__(self, key: str) -> bool:
         return key in self._store
