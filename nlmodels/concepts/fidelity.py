@@ -57,13 +57,15 @@ def passes(rec: FidelityRecord):
         return False
     if value is None:  # too few texts of one kind to measure it: not shown to be faithful
         return False
-    if metric == "auc":
-        return value >= AUC_GATE
-    if metric == "agreement":
-        return value >= AGREEMENT_GATE and (baseline is None or value >= baseline + MARGIN_GATE)
-    if metric == "consistency":
-        return value >= AGREEMENT_GATE
+    if metric in ("auc", "agreement", "consistency"):
+        return all(_clears(value, gate) for gate in _gates(rec))
     raise ValueError(f"unknown fidelity metric {metric!r}")
+
+
+def _clears(value: float, gate: float) -> bool:
+    """``value >= gate`` as written in decimals: 17/20 agreement clears a majority rate of 16/20 plus
+    0.05, though 0.8 + 0.05 is 0.8500000000000001 in floating point."""
+    return value >= gate - 1e-9
 
 
 def describe(rec: FidelityRecord) -> str:
@@ -77,12 +79,32 @@ def describe(rec: FidelityRecord) -> str:
         return "unverified"
     if metric == "absent":
         return "not measured (no phrases)"
-    shown = "n/a" if value is None else f"{value:.2f}"
+    shown = "n/a" if value is None else _shown(value, _gates(rec))
     if metric == "auc":
         return f"AUC {shown} held-out"
     if metric == "agreement":
         return f"agrees {shown} with the chat model held-out (majority {baseline:.2f})"
     return f"asked again: agrees {shown} (chance {baseline:.2f})"
+
+
+def _gates(rec: FidelityRecord) -> list[float]:
+    """The thresholds the record's value is compared with by :func:`passes`."""
+    if rec["metric"] == "auc":
+        return [AUC_GATE]
+    if rec["metric"] == "agreement":
+        return [AGREEMENT_GATE] + ([] if rec["baseline"] is None else [rec["baseline"] + MARGIN_GATE])
+    return [AGREEMENT_GATE]
+
+
+def _shown(value: float, gates) -> str:
+    """``value`` with two decimals, or more where two would put it on the other side of a gate
+    (an AUC of 0.748 fails the 0.75 gate and must not read "0.75"); past four decimals, cut
+    toward zero, which keeps the side of any gate written with four decimals or fewer."""
+    for digits in (2, 3, 4):
+        shown = f"{value:.{digits}f}"
+        if all(_clears(float(shown), g) == _clears(value, g) for g in gates):
+            return shown
+    return f"{np.floor(value * 1e4 + 1e-6) / 1e4:.4f}"
 
 
 def reindex(records, keep) -> list[FidelityRecord]:
