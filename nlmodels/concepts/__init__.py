@@ -1,8 +1,9 @@
 """Concepts: the record, where concepts come from (proposers) and how texts are scored (measurers)."""
 
-from .concept import Concept, describe_phrases, describe_prototype
+from .concept import Concept, describe_phrases, describe_prototype, describe_word_prototype
 from .measurers import DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, fit_probes, phrase_matches
-from .proposers import LLMProposer, PhraseProposer, PrototypeProposer, class_bins, merge_near_duplicates
+from .proposers import (LLMProposer, PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins,
+                        merge_near_duplicates)
 from .rule_proposer import RuleProposer
 
 __all__ = [
@@ -14,9 +15,11 @@ __all__ = [
     "PhraseProposer",
     "PrototypeProposer",
     "RuleProposer",
+    "WordPrototypeProposer",
     "class_bins",
     "describe_phrases",
     "describe_prototype",
+    "describe_word_prototype",
     "fit_probes",
     "merge_near_duplicates",
     "phrase_matches",

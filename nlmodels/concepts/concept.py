@@ -24,10 +24,11 @@ class Concept:
         "mentions" the concept when it contains one); for questions they may be empty.
     source : str
         Where it came from: ``"data"`` (mined phrases), ``"llm"`` (proposed by a chat model),
-        ``"expert"`` (written by a person) or ``"prototype"`` (resembles a class's training texts).
+        ``"expert"`` (written by a person), ``"prototype"`` (resembles a class's training texts) or
+        ``"word_prototype"`` (uses the words of a class's training texts).
     target : object, default=None
         For mined concepts, the class (or the end of the target range) whose texts the phrases
-        came from; informative only. For a prototype concept, the class it recognises.
+        came from; informative only. For a prototype concept (either kind), the class it recognises.
     examples : tuple of str
         Prototype concepts (``source="prototype"``): the training texts of ``target`` shown to the
         reader (those nearest the class's mean embedding). The concept is measured by a probe that
@@ -52,7 +53,14 @@ class Concept:
 
     @property
     def is_prototype(self) -> bool:
-        return self.source == "prototype"
+        """A concept that recognises a class's training texts: by their embedding (``"prototype"``)
+        or by their words (``"word_prototype"``)."""
+        return self.source in ("prototype", "word_prototype")
+
+    @property
+    def reads_words(self) -> bool:
+        """A word prototype: measured by a probe on the text's words, not on its embedding."""
+        return self.source == "word_prototype"
 
     @property
     def is_question(self) -> bool:
@@ -90,3 +98,10 @@ def describe_prototype(label, examples, limit: int = 2, max_chars: int = 60) -> 
         text = " ".join(str(text).split())
         shown.append("«" + (text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…") + "»")
     return f"resembles the training texts labelled {label_text(label, quoted=True)}, such as: " + "; ".join(shown)
+
+
+def describe_word_prototype(label, words, limit: int = 5) -> str:
+    """The readable text of a word prototype: "uses the words of the training texts labelled 'X',
+    such as: 'a', 'b', 'c'" (the words most over-represented in them)."""
+    shown = ", ".join(f"'{w}'" for w in list(words)[:limit])
+    return f"uses the words of the training texts labelled {label_text(label, quoted=True)}, such as: {shown}"

@@ -285,7 +285,12 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         signals = ", ".join(   # a signal a concept does not have (a prototype's phrases) is not shown
             f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
             for r, w in zip(records, weights) if r["metric"] != "absent")
-        if self.concepts_[k].is_prototype:
+        if self.concepts_[k].reads_words:
+            top = getattr(self.measurer_, "top_words", lambda k: [])(k)
+            signals += ("; a probe on the text's words (TF-IDF of 1-2-grams) that recognises this class's training "
+                        "texts" + (", weighing most: " + ", ".join(f"'{w}'" for w in top) if top else "")
+                        + ": it says the text uses their words, not why")
+        elif self.concepts_[k].is_prototype:
             signals += "; a probe that recognises this class's training texts: it says the text looks like them, not why"
         return f"{part}; {signals}"
 

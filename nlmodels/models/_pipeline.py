@@ -16,7 +16,7 @@ from scipy.special import expit, softmax
 from .._codec import plain_label
 from .._validation import check_texts
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
-                        PhraseProposer, PrototypeProposer, class_bins)
+                        PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
 from ._contract import TextEstimatorMixin
 from ._document import to_json
@@ -117,6 +117,8 @@ class ConceptPipeline(TextEstimatorMixin):
         self.prototypes_ = self._use_prototypes()
         if self.prototypes_:
             concepts += PrototypeProposer().propose(texts, bins, E)
+            if len(np.unique(bins)) <= MANY_CLASSES:   # and one read from the words (see WordPrototypeProposer)
+                concepts += WordPrototypeProposer().propose(texts, bins)
         if not concepts:
             raise ValueError("no concept could be proposed from these texts (too few or too short?)")
         measurer = self._make_measurer()
@@ -293,7 +295,10 @@ PARAMETERS_DOC = """
         ...", shown with the class's most typical texts and measured by a probe that recognises the
         training texts of that class (held-out AUC as its fidelity; the head is fitted on
         cross-fitted scores). They carry a model with few labels or many classes, where mined
-        phrases are too few; a prototype says that a text looks like a class, not why.
+        phrases are too few; a prototype says that a text looks like a class, not why. Up to 15
+        classes each class also gets a *word prototype*, "uses the words of the training texts
+        labelled X, such as: ...", measured the same way by a probe on the text's words (TF-IDF of
+        1-2-grams) instead of its embedding.
         ``"auto"``: for classifiers measured offline by embeddings; recorded in ``prototypes_``.
     phrases_per_class : int or "auto", default="auto"
         Mined phrases per class (offline proposer). ``"auto"``: 200, and at most 6,000 in all (150

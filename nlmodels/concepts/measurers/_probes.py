@@ -6,16 +6,18 @@ from typing import Sequence
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import expit
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from ..concept import Concept
 
-__all__ = ["auc", "fit_probes", "held_out_probe_scores", "phrase_matches"]
+__all__ = ["WORD_FEATURES", "auc", "fit_probes", "fit_words", "held_out_probe_scores", "phrase_matches", "with_words",
+           "word_features"]
 
 
 def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndarray:
@@ -34,6 +36,35 @@ def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndar
     return (np.asarray(counts @ membership) > 0).astype(float)
 
 
+#: How a prototype probe reads a text's words: TF-IDF of its 1-2-grams (sublinear counts, rows of
+#: unit length like the embeddings), over the at most 10,000 most frequent that occur in two or more
+#: training texts.
+WORD_FEATURES = {"ngram_range": (1, 2), "min_df": 2, "max_features": 10000, "sublinear_tf": True}
+
+
+def fit_words(texts: Sequence[str]) -> dict | None:
+    """The training texts' word vocabulary and inverse document frequencies (:data:`WORD_FEATURES`),
+    as plain values: ``{"vocabulary": [...], "idf": array}``; None when no word occurs twice."""
+    try:
+        vectorizer = TfidfVectorizer(**WORD_FEATURES).fit(texts)
+    except ValueError:   # no term in two texts (tiny data)
+        return None
+    return {"vocabulary": vectorizer.get_feature_names_out().tolist(), "idf": vectorizer.idf_}
+
+
+def word_features(texts: Sequence[str], words: dict):
+    """(texts x vocabulary) TF-IDF rows of unit length, sparse, from :func:`fit_words`'s output."""
+    options = {k: v for k, v in WORD_FEATURES.items() if k in ("ngram_range", "sublinear_tf")}
+    vectorizer = TfidfVectorizer(**options, vocabulary=list(words["vocabulary"]))
+    vectorizer.idf_ = np.asarray(words["idf"], dtype=np.float64)
+    return vectorizer.transform(texts)
+
+
+def with_words(embeddings: np.ndarray, words_matrix):
+    """The embedding columns, then the word columns: what a probe that reads both is fitted on."""
+    return sparse.hstack([sparse.csr_matrix(np.asarray(embeddings, dtype=np.float64)), words_matrix], format="csr")
+
+
 _BLOCK = 256   # probes solved together: (texts x block) arrays, BLAS-sized products
 
 
@@ -48,7 +79,8 @@ def _fit_block(X: np.ndarray, T: np.ndarray, C: float) -> tuple[np.ndarray, np.n
     K = T.shape[1]
     positives = T.sum(axis=0)
     weight = C * np.where(T > 0, n / (2 * positives), n / (2 * (n - positives)))   # balanced classes
-    Xb = np.hstack([X, np.ones((n, 1), X.dtype)])
+    ones = np.ones((n, 1), np.float64)
+    Xb = sparse.hstack([X, ones], format="csr") if sparse.issparse(X) else np.hstack([X, ones])
 
     def objective(theta):
         W = theta.reshape(d + 1, K)
@@ -63,12 +95,13 @@ def _fit_block(X: np.ndarray, T: np.ndarray, C: float) -> tuple[np.ndarray, np.n
 
 
 def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=None) -> tuple[np.ndarray, np.ndarray]:
-    """One logistic probe per column of ``targets`` (0/1) on the embeddings ``X``.
+    """One logistic probe per column of ``targets`` (0/1) on the embeddings ``X`` (dense, or sparse
+    as :func:`with_words` makes it).
 
     Returns ``(W, b)`` so that the scores are ``expit(X @ W + b)``. Classes are balanced, so a
     rare concept still gets a score that moves between 0 and 1. A constant column gets a constant
     score. Blocks of columns are solved in joblib threads (``n_jobs``)."""
-    X = np.asarray(X, dtype=np.float64)
+    X = X.astype(np.float64).tocsr() if sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
     K = targets.shape[1]
     W, b = np.zeros((X.shape[1], K)), np.zeros(K)
@@ -93,11 +126,11 @@ def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0,
     or with ``holdout=True`` one split (probes fitted on ``1 - 1/n_folds`` of the texts score the
     rest; the other rows are NaN). What :func:`fit_probes` would score on texts it was not fitted on."""
     out = np.full(targets.shape, np.nan)
-    if len(X) < 2 * n_folds:
+    if X.shape[0] < 2 * n_folds:
         return out
-    for train, test in KFold(n_folds, shuffle=True, random_state=random_state).split(X):
+    for train, test in KFold(n_folds, shuffle=True, random_state=random_state).split(np.arange(X.shape[0])):
         W, b = fit_probes(X[train], targets[train], C=C, n_jobs=n_jobs)
-        out[test] = expit(X[test] @ W + b)
+        out[test] = expit(np.asarray(X[test] @ W) + b)
         if holdout:
             break
     return out

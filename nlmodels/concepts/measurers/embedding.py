@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 
 from ..._codec import decode_array, encode_array, plain
 from .. import fidelity
-from ._probes import auc as _auc, fit_probes, held_out_probe_scores, phrase_matches
+from ._probes import auc as _auc, fit_probes, fit_words, held_out_probe_scores, phrase_matches, word_features
 
 __all__ = ["EmbeddingMeasurer"]
 
@@ -24,7 +25,8 @@ class EmbeddingMeasurer:
         to recognise texts that contain one of the concept's phrases (for a written question: same as
         ``close``). ``close``: cosine between the text and the concept (mean of its phrase embeddings,
         or the question), rescaled so the 5th-95th percentile of training texts spans [0, 1], clipped.
-        ``mentions``: 1 if the text contains one of the phrases.
+        ``mentions``: 1 if the text contains one of the phrases. A word prototype's ``similar`` is a
+        probe on the text's words (TF-IDF), not on its embedding.
     C : float, default=1.0
         Inverse L2 strength of the probes.
     n_jobs : int, default=None
@@ -69,6 +71,7 @@ class EmbeddingMeasurer:
             raise ValueError(f"signals must be a non-empty subset of similar, close, mentions; got {self.signals}")
         self.concepts_ = list(concepts)
         self.prototype_ = np.array([c.is_prototype for c in self.concepts_], dtype=bool)
+        self.reads_words_ = np.array([c.reads_words for c in self.concepts_], dtype=bool)
         if self.prototype_.any() and y is None:
             raise ValueError("prototype concepts are measured from the training labels: fit needs y")
         self.centroids_ = self._centroids(self.concepts_)
@@ -78,13 +81,39 @@ class EmbeddingMeasurer:
         targets = phrase_matches(texts, self.concepts_)
         for k in np.flatnonzero(self.prototype_):
             targets[:, k] = (np.asarray(y) == self.concepts_[k].target).astype(float)
-        self.W_, self.b_ = fit_probes(embeddings, targets, C=self.C, n_jobs=self.n_jobs)
+        on_embedding, on_words = np.flatnonzero(~self.reads_words_), np.flatnonzero(self.reads_words_)
+        self.W_, self.b_ = np.zeros((embeddings.shape[1], len(self.concepts_))), np.zeros(len(self.concepts_))
+        self.W_[:, on_embedding], self.b_[on_embedding] = fit_probes(embeddings, targets[:, on_embedding], C=self.C,
+                                                                     n_jobs=self.n_jobs)
+        self.words_, words = None, None
+        if len(on_words):   # word prototypes: probes on the texts' words instead
+            self.words_ = fit_words(texts)
+            words = self._words(texts)
+            self.word_W_, self.b_[on_words] = fit_probes(words, targets[:, on_words], C=self.C, n_jobs=self.n_jobs)
         cross_fitted = None
-        if self.prototype_.any():
-            cross_fitted = held_out_probe_scores(embeddings, targets[:, self.prototype_], C=self.C,
-                                                 n_folds=5, n_jobs=self.n_jobs)
+        if self.prototype_.any():   # each prototype's probe on what it reads, five folds
+            cross_fitted = np.full((len(texts), int(self.prototype_.sum())), np.nan)
+            for reads_words, X in ((False, embeddings), (True, words)):
+                mine = self.reads_words_[self.prototype_] == reads_words
+                if mine.any():
+                    cross_fitted[:, mine] = held_out_probe_scores(
+                        X, targets[:, self.prototype_][:, mine], C=self.C, n_folds=5, n_jobs=self.n_jobs)
         self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
         return cross_fitted
+
+    def _words(self, texts):
+        """The texts' word features (TF-IDF over the training vocabulary; no column without one)."""
+        if self.words_ is None:
+            return sparse.csr_matrix((len(texts), 0))
+        return word_features(texts, self.words_)
+
+    def top_words(self, k: int, n: int = 5) -> list[str]:
+        """A word prototype's ``n`` vocabulary entries with the largest weights toward its class."""
+        if not self.reads_words_[k] or self.words_ is None:
+            return []
+        weights = self.word_W_[:, int(np.cumsum(self.reads_words_)[k]) - 1]
+        order = np.argsort(-weights, kind="stable")[:n]
+        return [self.words_["vocabulary"][i] for i in order if weights[i] > 0]
 
     @property
     def probed_(self) -> np.ndarray:
@@ -126,7 +155,10 @@ class EmbeddingMeasurer:
         """Keep only these concepts (each one's measurement is independent of the others)."""
         self.concepts_ = [self.concepts_[k] for k in keep]
         self.centroids_, self.low_, self.high_ = self.centroids_[:, keep], self.low_[keep], self.high_[keep]
+        if self.reads_words_.any():   # the word probes' columns follow the word prototypes they belong to
+            self.word_W_ = self.word_W_[:, np.cumsum(self.reads_words_)[keep][self.reads_words_[keep]] - 1]
         self.has_phrases_, self.prototype_ = self.has_phrases_[keep], self.prototype_[keep]
+        self.reads_words_ = self.reads_words_[keep]
         self.W_, self.b_ = self.W_[:, keep], self.b_[keep]
         self.fidelity_ = fidelity.reindex(self.fidelity_, keep)
 
@@ -143,6 +175,7 @@ class EmbeddingMeasurer:
         self.low_, self.high_ = np.concatenate([self.low_, extra.low_]), np.concatenate([self.high_, extra.high_])
         self.has_phrases_ = np.concatenate([self.has_phrases_, extra.has_phrases_])
         self.prototype_ = np.concatenate([self.prototype_, extra.prototype_])
+        self.reads_words_ = np.concatenate([self.reads_words_, extra.reads_words_])
         self.W_, self.b_ = np.concatenate([self.W_, extra.W_], axis=1), np.concatenate([self.b_, extra.b_])
         self.fidelity_ = self.fidelity_ + [{**r, "concept": r["concept"] + n} for r in extra.fidelity_]
 
@@ -153,7 +186,15 @@ class EmbeddingMeasurer:
                 "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
                 "prototype": encode_array(self.prototype_),
                 "probe_weights": encode_array(self.W_), "probe_bias": encode_array(self.b_),
-                "fidelity": plain(self.fidelity_)}
+                "fidelity": plain(self.fidelity_), **self._words_state()}
+
+    def _words_state(self) -> dict:
+        """The word prototypes' part of the state (none without them)."""
+        if not self.reads_words_.any():
+            return {}
+        return {"reads_words": encode_array(self.reads_words_),
+                "words": {"vocabulary": list(self.words_["vocabulary"]), "idf": encode_array(self.words_["idf"])},
+                "word_probe_weights": encode_array(self.word_W_)}
 
     @classmethod
     def from_state(cls, state: dict, concepts, *, embedder, llm=None, n_jobs=None) -> "EmbeddingMeasurer":
@@ -165,6 +206,12 @@ class EmbeddingMeasurer:
                         else np.zeros(len(m.has_phrases_), bool))   # files from before prototypes
         m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
         m.fidelity_ = list(state.get("fidelity") or [])
+        m.reads_words_ = (decode_array(state["reads_words"]).astype(bool) if "reads_words" in state
+                          else np.zeros(len(m.has_phrases_), bool))   # no word prototypes (or an older file)
+        m.words_ = None
+        if "words" in state:
+            m.words_ = {"vocabulary": list(state["words"]["vocabulary"]), "idf": decode_array(state["words"]["idf"])}
+            m.word_W_ = decode_array(state["word_probe_weights"])
         return m
 
     def describe(self) -> str:
@@ -175,7 +222,8 @@ class EmbeddingMeasurer:
         if "similar" in self.signals:
             parts.append("'similar': a logistic probe on the text's embedding that recognises texts containing "
                          "one of the concept's phrases (a prototype concept: the training texts of its class; "
-                         "a written question: its rescaled cosine to the text)")
+                         "a word prototype: a probe on the text's words, TF-IDF of 1-2-grams, that recognises the "
+                         "training texts of its class; a written question: its rescaled cosine to the text)")
         if "close" in self.signals:
             parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
                          "of training texts spans 0-1")
@@ -197,7 +245,10 @@ class EmbeddingMeasurer:
         close = np.clip((embeddings @ self.centroids_ - self.low_) / np.maximum(self.high_ - self.low_, 1e-6), 0, 1)
         columns = {"close": close}
         if "similar" in self.signals:
-            columns["similar"] = np.where(self.probed_, expit(embeddings @ self.W_ + self.b_), close)
+            probes = embeddings @ self.W_ + self.b_
+            if self.reads_words_.any():
+                probes[:, self.reads_words_] = np.asarray(self._words(texts) @ self.word_W_) + self.b_[self.reads_words_]
+            columns["similar"] = np.where(self.probed_, expit(probes), close)
         if "mentions" in self.signals:
             columns["mentions"] = phrase_matches(texts, self.concepts_)
         return np.stack([columns[s] for s in self.signals], axis=2).reshape(len(texts), -1)
