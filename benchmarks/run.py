@@ -80,7 +80,7 @@ def _minilm_lr(args, llm):
 def _concept(args, llm):
     from nlmodels import ConceptClassifier
 
-    prototypes = {"auto": "auto", "on": True, "off": False}[args.prototypes]
+    prototypes = {"auto": "auto", "on": True, "off": False, "embedding": "embedding"}[args.prototypes]
     return ConceptClassifier(embedder=_embedder(args), max_concepts=args.max_concepts,
                              prototypes=prototypes), lambda m: len(m.concepts_)
 
@@ -282,8 +282,9 @@ def main(argv=None):
     parser.add_argument("--max-ngrams", type=int, help="AugLinearClassifier(max_ngrams=...): the n-gram table's cap")
     parser.add_argument("--max-concepts", type=lambda v: v if v == "auto" else int(v), default="auto",
                         help="ConceptClassifier(max_concepts=...) (default: auto)")
-    parser.add_argument("--prototypes", default="auto", choices=["auto", "on", "off"],
-                        help="ConceptClassifier(prototypes=...): auto, on (True) or off (False)")
+    parser.add_argument("--prototypes", default="auto", choices=["auto", "on", "off", "embedding"],
+                        help="ConceptClassifier(prototypes=...): auto, on (True), off (False) or embedding "
+                        "(no word prototypes)")
     parser.add_argument("--n-distill", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--cache-dir", help="share one cache across methods (faster reruns, fit times exclude embedding)")

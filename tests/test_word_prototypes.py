@@ -10,7 +10,7 @@ import pytest
 from scipy import sparse
 
 from faults import HashEmbedder
-from nlmodels import ConceptClassifier, load
+from nlmodels import ConceptClassifier, ConceptRegressor, load
 from nlmodels.concepts import EmbeddingMeasurer, PrototypeProposer, WordPrototypeProposer
 from nlmodels.concepts.measurers._probes import fit_probes, fit_words, held_out_probe_scores, word_features
 from textsets import TOPICS, reviews, topics
@@ -123,7 +123,37 @@ def test_word_prototypes_travel_through_json_and_older_files_still_load(fitted, 
     np.testing.assert_array_equal(reloaded.predict_proba(texts), older.predict_proba(texts))
 
 
-def test_no_word_prototypes_without_prototypes(data):
+def test_none_without_prototypes_and_none_with_prototypes_from_the_embedding_only(data, monkeypatch):
     texts, y = data
     off = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False, max_concepts=30).fit(texts, y)
     assert not any(c.reads_words for c in off.concepts_) and not off.measurer_.reads_words_.any()
+    proposed = []
+    original = EmbeddingMeasurer.fit_transform
+
+    def spy(self, texts, embeddings, concepts, y=None):
+        proposed.append([c.source for c in concepts])
+        return original(self, texts, embeddings, concepts, y)
+
+    monkeypatch.setattr(EmbeddingMeasurer, "fit_transform", spy)
+    ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes="embedding", max_concepts=30).fit(texts, y)
+    assert proposed[-1].count("prototype") == 3 and "word_prototype" not in proposed[-1]
+    ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=30).fit(texts, y)
+    assert proposed[-1].count("prototype") == 3 and proposed[-1].count("word_prototype") == 3
+    with pytest.raises(ValueError, match="prototypes='embedding' needs a classifier measured by embeddings"):
+        ConceptRegressor(embedder=HashEmbedder(progress=False), prototypes="embedding").fit(texts, np.arange(90.0))
+
+
+def test_none_beyond_fifteen_classes(monkeypatch):
+    texts = [f"{word} request number {i % 5} {'please' if i % 2 else 'now'}" for i in range(17 * 6)
+             for word in [f"intent{i // 6}"]]
+    y = np.array([f"c{i // 6:02d}" for i in range(17 * 6)])
+    proposed = []
+    original = EmbeddingMeasurer.fit_transform
+
+    def spy(self, texts, embeddings, concepts, y=None):
+        proposed.append([c.source for c in concepts])
+        return original(self, texts, embeddings, concepts, y)
+
+    monkeypatch.setattr(EmbeddingMeasurer, "fit_transform", spy)
+    ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    assert proposed[-1].count("prototype") == 17 and "word_prototype" not in proposed[-1]

@@ -41,7 +41,7 @@ CONCEPT_LINEAR = {
     "max_concepts": [positive_int, StrOptions({"auto"})],
     "gated": [StrOptions({"drop", "llm"})],
     "recheck": [non_negative_int],
-    "prototypes": [StrOptions({"auto"}), "boolean"],
+    "prototypes": [StrOptions({"auto", "embedding"}), "boolean"],
 }
 
 

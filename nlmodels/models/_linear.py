@@ -286,7 +286,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
             for r, w in zip(records, weights) if r["metric"] != "absent")
         if self.concepts_[k].reads_words:
-            top = getattr(self.measurer_, "top_words", lambda k: [])(k)
+            top = self.measurer_.top_words(k)
             signals += ("; a probe on the text's words (TF-IDF of 1-2-grams) that recognises this class's training "
                         "texts" + (", weighing most: " + ", ".join(f"'{w}'" for w in top) if top else "")
                         + ": it says the text uses their words, not why")

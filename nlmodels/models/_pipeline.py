@@ -117,7 +117,7 @@ class ConceptPipeline(TextEstimatorMixin):
         self.prototypes_ = self._use_prototypes()
         if self.prototypes_:
             concepts += PrototypeProposer().propose(texts, bins, E)
-            if len(np.unique(bins)) <= MANY_CLASSES:   # and one read from the words (see WordPrototypeProposer)
+            if self.prototypes != "embedding" and len(np.unique(bins)) <= MANY_CLASSES:   # and from the words
                 concepts += WordPrototypeProposer().propose(texts, bins)
         if not concepts:
             raise ValueError("no concept could be proposed from these texts (too few or too short?)")
@@ -132,11 +132,12 @@ class ConceptPipeline(TextEstimatorMixin):
     def _use_prototypes(self) -> bool:
         """``prototypes``: ``"auto"`` adds them to a classifier measured offline by embeddings."""
         wanted = getattr(self, "prototypes", False)
-        if wanted is True and (self._regression or self.measure_ != "embedding"):
-            raise ValueError("prototypes=True needs a classifier measured by embeddings (measure='embedding' or "
+        asked = wanted is True or wanted == "embedding"
+        if asked and (self._regression or self.measure_ != "embedding"):
+            raise ValueError(f"prototypes={wanted!r} needs a classifier measured by embeddings (measure='embedding' or "
                              f"'auto' without llm); got measure={self.measure_!r}"
                              + (" on a regressor" if self._regression else ""))
-        return bool(wanted is True or (wanted == "auto" and not self._regression and self.measure_ == "embedding"))
+        return bool(asked or (wanted == "auto" and not self._regression and self.measure_ == "embedding"))
 
     def _candidate_groups(self, bins) -> list[int]:
         """Phrase-group counts per class to mine offline, each a set of candidate concepts."""
@@ -290,7 +291,7 @@ PARAMETERS_DOC = """
         ``measure="llm"``: ask this many training texts again with the questions in another order
         and report each concept's agreement as its fidelity (``recheck`` more calls, cached); a
         concept agreeing less than 0.8 with itself never carries weight.
-    prototypes : {"auto", True, False}, default="auto"
+    prototypes : {"auto", True, False, "embedding"}, default="auto"
         Add one prototype concept per class, "resembles the training texts labelled X, such as:
         ...", shown with the class's most typical texts and measured by a probe that recognises the
         training texts of that class (held-out AUC as its fidelity; the head is fitted on
@@ -298,7 +299,7 @@ PARAMETERS_DOC = """
         phrases are too few; a prototype says that a text looks like a class, not why. Up to 15
         classes each class also gets a *word prototype*, "uses the words of the training texts
         labelled X, such as: ...", measured the same way by a probe on the text's words (TF-IDF of
-        1-2-grams) instead of its embedding.
+        1-2-grams) instead of its embedding; ``"embedding"`` proposes the prototypes without them.
         ``"auto"``: for classifiers measured offline by embeddings; recorded in ``prototypes_``.
     phrases_per_class : int or "auto", default="auto"
         Mined phrases per class (offline proposer). ``"auto"``: 200, and at most 6,000 in all (150
