@@ -157,3 +157,14 @@ def test_none_beyond_fifteen_classes(monkeypatch):
     monkeypatch.setattr(EmbeddingMeasurer, "fit_transform", spy)
     ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
     assert proposed[-1].count("prototype") == 17 and "word_prototype" not in proposed[-1]
+
+
+def test_the_model_card_names_the_words_each_word_prototype_weighs_most(fitted, data, tmp_path):
+    texts, y = data
+    fitted.report(texts, y, tmp_path / "card.md")
+    card = (tmp_path / "card.md").read_text()
+    for k, concept in enumerate(fitted.concepts_):
+        if concept.reads_words:
+            top = fitted.measurer_.top_words(k, 10)
+            assert f"a word prototype; the words its probe weighs most: {', '.join(top)}" in card
+    assert "they say that a text looks like those texts, not why" in card

@@ -97,6 +97,8 @@ def _concepts(model, texts, y, predicted, F, n_examples):
         }
         if "mentions" in signals:
             record["mentions"] = float(block[:, signals.index("mentions")].mean())
+        if concept.reads_words:   # what a word prototype's probe weighs most
+            record["probe_top_words"] = model.measurer_.top_words(k, 10)
         if hasattr(model, "support_"):
             row = int(np.argmax([abs(w) for w in record["weights"]]))
             record["evidence"] = model._evidence(k, model.coef_[row, k * S:(k + 1) * S], row)
@@ -128,6 +130,11 @@ def _limitations(model, metrics, concepts, extra) -> list[str]:
     if any(c.source == "data" for c in model.concepts_):
         items.append("Phrase concepts were mined from the training texts: they reflect that data's vocabulary, "
                      "language and time, and a concept's name shows only its strongest phrases.")
+    if any(c.is_prototype for c in model.concepts_):
+        items.append("Prototype concepts ('resembles the training texts labelled X', 'uses the words of the "
+                     "training texts labelled X') are probes that recognise a class's training texts, by their "
+                     "embedding or their words: they say that a text looks like those texts, not why; the "
+                     "texts or words shown are examples, and the probe reads the whole text.")
     if name in ("LLMMeasurer", "DistillMeasurer"):
         items.append("Scores depend on the chat model's answers: another model, model version or server gives "
                      "other answers and so other predictions. Answers are cached: the same text and settings "

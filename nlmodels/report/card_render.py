@@ -124,7 +124,9 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
         out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else "")
                    + (" — a prototype; its typical training texts: " + " · ".join(
                        f"“{_md(_short(t, 160))}”" for t in c.get("typical_training_texts", []))
-                      if c.get("typical_training_texts") else ""))
+                      if c.get("typical_training_texts") else "")
+                   + (" — a word prototype; the words its probe weighs most: " + _md(", ".join(c["probe_top_words"]))
+                      if c.get("probe_top_words") else ""))
         out.append("")
         for e in c["examples"]:
             out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
@@ -209,6 +211,9 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
         if c.get("typical_training_texts"):
             phrases += ("<div class='small'>a prototype; its typical training texts: "
                         + " · ".join(f"“{_h(_short(t, 160))}”" for t in c["typical_training_texts"]) + "</div>")
+        if c.get("probe_top_words"):
+            phrases += ("<div class='small'>a word prototype; the words its probe weighs most: "
+                        + _h(", ".join(c["probe_top_words"])) + "</div>")
         parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
                      f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
     parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
