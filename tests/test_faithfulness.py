@@ -107,7 +107,7 @@ def test_every_weighted_similar_signal_passed_its_auc_gate_and_failures_carry_no
     assert set(table.columns) >= {"concept", "signal", "metric", "fidelity", "baseline", "n_texts", "passed"}
     similar = table[table.signal == "similar"]
     assert (similar.metric == "auc").all() and similar.fidelity.between(0, 1).all()
-    prototypes = table.concept.str.startswith("resembles the training texts")
+    prototypes = table.concept.map({n: c.is_prototype for n, c in zip(model.concept_names(), model.concepts_)})
     assert (table[(table.signal == "mentions") & ~prototypes].metric == "exact").all()
     assert (table[(table.signal == "mentions") & prototypes].metric == "absent").all()
     S = model.n_signals_

@@ -23,7 +23,8 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     texts, y = data
-    return ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    # the prototypes read from the embedding (word prototypes: tests/test_word_prototypes.py)
+    return ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes="embedding").fit(texts, y)
 
 
 def test_one_prototype_per_class_shown_with_its_most_typical_texts(data):

@@ -123,18 +123,24 @@ def test_word_prototypes_travel_through_json_and_older_files_still_load(fitted, 
     np.testing.assert_array_equal(reloaded.predict_proba(texts), older.predict_proba(texts))
 
 
-def test_none_without_prototypes_and_none_with_prototypes_from_the_embedding_only(data, monkeypatch):
-    texts, y = data
-    off = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False, max_concepts=30).fit(texts, y)
-    assert not any(c.reads_words for c in off.concepts_) and not off.measurer_.reads_words_.any()
-    proposed = []
+@pytest.fixture
+def proposed(monkeypatch):
+    """The sources of the concepts each fit hands its measurer, one list per fit."""
+    seen = []
     original = EmbeddingMeasurer.fit_transform
 
     def spy(self, texts, embeddings, concepts, y=None):
-        proposed.append([c.source for c in concepts])
+        seen.append([c.source for c in concepts])
         return original(self, texts, embeddings, concepts, y)
 
     monkeypatch.setattr(EmbeddingMeasurer, "fit_transform", spy)
+    return seen
+
+
+def test_none_without_prototypes_and_none_with_prototypes_from_the_embedding_only(data, proposed):
+    texts, y = data
+    off = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False, max_concepts=30).fit(texts, y)
+    assert not any(c.reads_words for c in off.concepts_) and not off.measurer_.reads_words_.any()
     ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes="embedding", max_concepts=30).fit(texts, y)
     assert proposed[-1].count("prototype") == 3 and "word_prototype" not in proposed[-1]
     ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=30).fit(texts, y)
@@ -143,18 +149,9 @@ def test_none_without_prototypes_and_none_with_prototypes_from_the_embedding_onl
         ConceptRegressor(embedder=HashEmbedder(progress=False), prototypes="embedding").fit(texts, np.arange(90.0))
 
 
-def test_none_beyond_fifteen_classes(monkeypatch):
-    texts = [f"{word} request number {i % 5} {'please' if i % 2 else 'now'}" for i in range(17 * 6)
-             for word in [f"intent{i // 6}"]]
+def test_none_beyond_fifteen_classes(proposed):
+    texts = [f"intent{i // 6} request number {i % 5} {'please' if i % 2 else 'now'}" for i in range(17 * 6)]
     y = np.array([f"c{i // 6:02d}" for i in range(17 * 6)])
-    proposed = []
-    original = EmbeddingMeasurer.fit_transform
-
-    def spy(self, texts, embeddings, concepts, y=None):
-        proposed.append([c.source for c in concepts])
-        return original(self, texts, embeddings, concepts, y)
-
-    monkeypatch.setattr(EmbeddingMeasurer, "fit_transform", spy)
     ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
     assert proposed[-1].count("prototype") == 17 and "word_prototype" not in proposed[-1]
 
