@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ..concept import Concept
 
-__all__ = ["WORD_FEATURES", "auc", "fit_probes", "fit_words", "held_out_probe_scores", "phrase_matches", "with_words",
+__all__ = ["WORD_FEATURES", "auc", "fit_probes", "fit_words", "held_out_probe_scores", "phrase_matches",
            "word_features"]
 
 
@@ -60,11 +60,6 @@ def word_features(texts: Sequence[str], words: dict):
     return vectorizer.transform(texts)
 
 
-def with_words(embeddings: np.ndarray, words_matrix):
-    """The embedding columns, then the word columns: what a probe that reads both is fitted on."""
-    return sparse.hstack([sparse.csr_matrix(np.asarray(embeddings, dtype=np.float64)), words_matrix], format="csr")
-
-
 _BLOCK = 256   # probes solved together: (texts x block) arrays, BLAS-sized products
 
 
@@ -95,8 +90,8 @@ def _fit_block(X: np.ndarray, T: np.ndarray, C: float) -> tuple[np.ndarray, np.n
 
 
 def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=None) -> tuple[np.ndarray, np.ndarray]:
-    """One logistic probe per column of ``targets`` (0/1) on the embeddings ``X`` (dense, or sparse
-    as :func:`with_words` makes it).
+    """One logistic probe per column of ``targets`` (0/1) on the embeddings ``X`` (dense), or on
+    the texts' words (sparse, :func:`word_features`).
 
     Returns ``(W, b)`` so that the scores are ``expit(X @ W + b)``. Classes are balanced, so a
     rare concept still gets a score that moves between 0 and 1. A constant column gets a constant
