@@ -36,7 +36,13 @@ def test_calls_run_32_at_a_time_against_a_200ms_server(fresh_cache):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("dask.distributed")
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    import dask
+
+    # No worker profiler: it calls sys._current_frames() every 10 ms from the event loop, and in a CI
+    # run (2026-12-06) that call and a test server's thread start waited on each other for good
+    # (py-spy: the loop in Worker.trigger_profile, serve_forever in Thread.start), hanging the suite.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
     client = distributed.Client(cluster)
     yield client
     client.close()
