@@ -5,10 +5,17 @@
     python benchmarks/run.py --datasets sst2,emotion --methods concept,tfidf
     python benchmarks/run.py --train-size 200 --datasets sst2,ag_news   # few labels: 200 training texts
     python benchmarks/run.py --embed-backend onnx   # every embedding through onnxruntime
+    python benchmarks/run.py --train-size 200 --seeds 0,1,2,3,4 --methods concept,minilm_lr   # five samples
 
 Reads ``<data>/<name>/train.csv`` and ``test.csv`` (columns ``text,label``) from ``--data``
 (default: ``../shared/datasets`` beside the repository). Prints one Markdown table, writes
 ``results.csv``, ``results.md`` and ``accuracy_vs_features.png`` into ``--out``.
+
+Beside the accuracy table it prints how ConceptClassifier's accuracy differs from each reference
+method's on the same test texts, with a 95% paired bootstrap interval (``paired_differences``): a
+difference whose interval spans 0 is not one the test split can tell apart. With ``--train-size`` and
+``--seeds``, every seed draws its own stratified training sample; a last table gives each method's
+mean and standard deviation over the seeds (``over_seeds``).
 
 Each method's fit starts from an empty cache of its own unless ``--cache-dir`` is given, so fit
 times include computing embeddings. With ``--llm-model`` (and ``--llm-base-url``) the chat-model
@@ -168,7 +175,7 @@ DEFAULT_METHODS = ["concept", "auglinear", "rulelist", "tree", "tfidf", "minilm_
 # ---------------------------------------------------------------------------------------- running
 def load(data: Path, name: str, quick: bool, seed: int = 0, train_size: int | None = None):
     """The dataset's splits; ``train_size``: a stratified sample of that many training texts
-    (seed 0; every class keeps at least one text), the test split whole."""
+    (``seed``; every class keeps at least one text), the test split whole."""
     from sklearn.model_selection import train_test_split
 
     train = pd.read_csv(data / name / "train.csv")
@@ -212,7 +219,7 @@ def run_one(method, name, train, test, args, llm):
     predicted = model.predict(test.text.tolist())
     predict_s = time.perf_counter() - start
     row = {
-        "dataset": name, "method": method, "n_train": len(train),
+        "dataset": name, "method": method, "n_train": len(train), "correct": np.asarray(predicted == test.label.to_numpy()),
         "accuracy": accuracy_score(test.label, predicted),
         "macro_f1": f1_score(test.label, predicted, average="macro"),
         "readable_features": n_readable(model),
@@ -255,8 +262,38 @@ def plot(results: pd.DataFrame, path: Path):
     plt.close(fig)
 
 
+def paired_differences(results: pd.DataFrame, method: str = "concept") -> pd.DataFrame:
+    """``method``'s accuracy minus each other method's, per dataset (and seed), on the same test
+    texts, with a 95% percentile bootstrap interval over the texts (scipy, 2,000 resamples, paired:
+    each resample draws texts, not predictions)."""
+    from scipy.stats import bootstrap
+
+    rows = []
+    for (name, seed), group in results.groupby(["dataset", "seed"], sort=False):
+        mine = group[group.method == method]
+        if mine.empty:
+            continue
+        for _, other in group[group.method != method].iterrows():
+            d = mine.iloc[0].correct.astype(float) - other.correct.astype(float)
+            if not d.any():
+                low = high = 0.0
+            else:
+                ci = bootstrap((d,), np.mean, n_resamples=2000, method="percentile", random_state=0).confidence_interval
+                low, high = ci.low, ci.high
+            rows.append({"dataset": name, "seed": seed, "versus": other.method, "difference": d.mean(),
+                         "ci95": f"[{low:+.3f}, {high:+.3f}]",
+                         "verdict": "higher" if low > 0 else ("lower" if high < 0 else "not distinguishable")})
+    return pd.DataFrame(rows)
+
+
+def over_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and method: mean and standard deviation of the accuracy over the seeds' samples."""
+    summary = results.groupby(["dataset", "method"], sort=False).accuracy.agg(["mean", "std", "min", "max", "count"])
+    return summary.rename(columns={"count": "seeds"}).reset_index()
+
+
 def table(results: pd.DataFrame) -> str:
-    shown = results.copy()
+    shown = results.drop(columns=["correct"], errors="ignore")
     shown["readable_features"] = shown.readable_features.map(
         lambda v: "black box" if v == math.inf else ("?" if v != v else f"{int(v):,}"))
     for col, fmt in [("accuracy", "{:.3f}"), ("macro_f1", "{:.3f}"), ("fit_s", "{:.1f}"), ("predict_per_s", "{:,.0f}")]:
@@ -274,7 +311,9 @@ def main(argv=None):
                         "with --quick, all but imodelsx, which alone takes minutes per dataset)")
     parser.add_argument("--quick", action="store_true", help="two datasets, 600 training / 300 test texts")
     parser.add_argument("--train-size", type=int, help="fit on a stratified sample of this many training texts "
-                        "(seed 0), e.g. 200 for the few-labels rows; the test split stays whole")
+                        "(seed 0, or each of --seeds), e.g. 200 for the few-labels rows; the test split stays whole")
+    parser.add_argument("--seeds", default="0", help="comma-separated sample seeds for --train-size (default 0): "
+                        "each draws its own stratified sample; the last table averages over them")
     parser.add_argument("--embed-backend", default="torch", choices=["torch", "onnx"],
                         help="SentenceTransformerEmbedder(backend=...) for every method that embeds")
     parser.add_argument("--long-texts", default="chunks", choices=["chunks", "truncate"],
@@ -309,21 +348,31 @@ def main(argv=None):
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if len(seeds) > 1 and not args.train_size:
+        parser.error("--seeds draws training samples: give --train-size too")
     rows = []
     for name in names:
-        train, test = load(args.data, name, args.quick, train_size=args.train_size)
-        print(f"{name}: {len(train)} train, {len(test)} test", file=sys.stderr)
-        for method in methods:
-            if method.startswith("concept_") and llm is None:
-                continue
-            row = run_one(method, name, train, test, args, llm)
-            if row is not None:
-                rows.append(row)
-                print(f"  {method:16s} acc {row['accuracy']:.3f}  fit {row['fit_s']:.1f}s", file=sys.stderr)
+        for seed in seeds:
+            train, test = load(args.data, name, args.quick, seed=seed, train_size=args.train_size)
+            print(f"{name}: {len(train)} train (seed {seed}), {len(test)} test", file=sys.stderr)
+            for method in methods:
+                if method.startswith("concept_") and llm is None:
+                    continue
+                row = run_one(method, name, train, test, args, llm)
+                if row is not None:
+                    rows.append({**row, "seed": seed})
+                    print(f"  {method:16s} acc {row['accuracy']:.3f}  fit {row['fit_s']:.1f}s", file=sys.stderr)
     results = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "results.csv", index=False)
+    results.drop(columns=["correct"]).to_csv(args.out / "results.csv", index=False)
     text = table(results)
+    differences = paired_differences(results)
+    if not differences.empty:
+        text += "\n\nConceptClassifier minus each method, same test texts (95% paired bootstrap interval):\n\n"
+        text += differences.to_markdown(index=False, floatfmt="+.3f")
+    if len(seeds) > 1:
+        text += "\n\nAccuracy over the seeds' training samples:\n\n" + over_seeds(results).to_markdown(index=False, floatfmt=".3f")
     (args.out / "results.md").write_text(text + "\n")
     plot(results, args.out / "accuracy_vs_features.png")
     print(text)

@@ -5,7 +5,9 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from sklearn.model_selection import train_test_split
 
 from nlmodels.data import load_sms_spam_sample
@@ -47,5 +49,46 @@ def test_quick_benchmark_table(tmp_path, capsys, monkeypatch):
     assert readable["concept"] <= 10 and 1 <= readable["rulelist"] <= 10 and 1 <= readable["tree"] <= 8
     assert readable["auglinear"] > 1000  # one number per training n-gram
     assert results.set_index("method").readable_features["minilm_lr"] == math.inf
+    assert "ConceptClassifier minus each method" in printed   # the paired comparison follows the table
+    assert "| minilm_lr" in printed.split("ConceptClassifier minus each method")[1]
     saved = pd.read_csv(out / "results.csv")
+    assert "correct" not in saved.columns   # per-text results stay out of the CSV
     assert len(saved) == 6 and (out / "accuracy_vs_features.png").stat().st_size > 5000
+
+
+def _rows(**correct):
+    return [{"dataset": "d", "seed": 0, "method": m, "accuracy": float(np.mean(c)), "correct": np.asarray(c, bool)}
+            for m, c in correct.items()]
+
+
+def test_paired_differences_tell_a_real_difference_from_noise():
+    bench = load_benchmark()
+    rng = np.random.default_rng(0)
+    base = rng.random(1000) < 0.8
+    better = base | (rng.random(1000) < 0.5)          # right wherever base is, and on about half the rest
+    flip = base.copy()
+    flip[:6] = ~flip[:6]                                # six texts apart: within the test split's noise
+    table = bench.paired_differences(pd.DataFrame(_rows(concept=better, ref=base, same=better)))
+    rows = table.set_index("versus")
+    assert rows.loc["ref", "verdict"] == "higher" and rows.loc["ref", "difference"] > 0.05
+    near = bench.paired_differences(pd.DataFrame(_rows(concept=base, near=flip)))
+    assert near.verdict.tolist() == ["not distinguishable"] and abs(near.difference[0]) <= 0.006
+    assert rows.loc["same", "difference"] == 0 and rows.loc["same", "ci95"] == "[+0.000, +0.000]"
+    low, high = (float(v) for v in rows.loc["ref", "ci95"].strip("[]").split(","))
+    assert low < rows.loc["ref", "difference"] < high
+    lower = bench.paired_differences(pd.DataFrame(_rows(concept=base, ref=better)))
+    assert lower.verdict.tolist() == ["lower"]
+
+
+def test_over_seeds_averages_each_method_over_its_samples():
+    bench = load_benchmark()
+    rows = [{"dataset": "d", "method": m, "seed": s, "accuracy": a}
+            for m, accs in (("concept", (0.7, 0.8, 0.9)), ("ref", (0.75, 0.75, 0.75))) for s, a in enumerate(accs)]
+    summary = bench.over_seeds(pd.DataFrame(rows)).set_index("method")
+    assert summary.loc["concept", "mean"] == pytest.approx(0.8) and summary.loc["concept", "std"] == pytest.approx(0.1)
+    assert summary.loc["ref", "std"] == 0 and summary.loc["concept", "seeds"] == 3
+
+
+def test_seeds_need_a_training_sample_size(tmp_path):
+    with pytest.raises(SystemExit):
+        load_benchmark().main(["--seeds", "0,1", "--datasets", "sst2", "--out", str(tmp_path)])

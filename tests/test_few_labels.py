@@ -31,9 +31,31 @@ def test_budget_chosen_by_cross_validation_is_recorded_and_used(fitted, data):
     assert cv["candidates"] == [3, 6, 12, 24, 30]   # multiples of the class count, doubling, up to 30
     assert len(cv["accuracy"]) == len(cv["candidates"]) and all(0 <= a <= 1 for a in cv["accuracy"])
     best = max(cv["accuracy"])   # the best mean held-out accuracy; ties go to the smallest budget
-    assert cv["chosen"] == next(b for b, a in zip(cv["candidates"], cv["accuracy"]) if a == best)
+    # the prototypes alone (no mined phrase, the largest budget) win only when strictly better
+    assert 0 <= cv["prototypes_alone_accuracy"] <= 1 and len(cv["fold_accuracy"][0]) == len(cv["candidates"]) + 1
+    assert cv["mined_phrases"] == (not cv["prototypes_alone_accuracy"] > best)
+    expected = next(b for b, a in zip(cv["candidates"], cv["accuracy"]) if a == best) if cv["mined_phrases"] else 30
+    assert cv["chosen"] == expected
     assert fitted.max_concepts_ == cv["chosen"] and len(fitted.concepts_) <= cv["chosen"]
     assert f"concept budget {cv['chosen']} chosen by 5-fold cross-validation that mines inside each fold" in str(fitted)
+
+
+def test_prototypes_alone_when_cross_validation_chooses_them():
+    """With ``mined_phrases`` False the head may weigh no mined phrase concept (prototypes and a
+    person's concepts stay), none is listed as gated for it, and the printed model says why."""
+    import copy
+
+    texts, y = reviews()
+    fitted = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    assert fitted.concept_budget_cv_["mined_phrases"] and "prototypes alone" not in str(fitted)
+    assert any(c.source == "data" for c in fitted.concepts_)   # this model weighs mined phrases
+    model = copy.deepcopy(fitted)
+    model.concept_budget_cv_ = {**fitted.concept_budget_cv_, "mined_phrases": False, "chosen": 30,
+                                "prototypes_alone_accuracy": 0.99}
+    model.refit_head(texts, y)
+    assert model.concepts_ and all(c.is_prototype for c in model.concepts_)
+    assert len(model.gated_concepts_) == len(fitted.gated_concepts_)   # not measured badly: left out by choice
+    assert "it chose the prototypes alone (held-out accuracy 0.990" in str(model)
 
 
 def test_each_fold_mines_from_its_training_part_only(monkeypatch, data):

@@ -61,7 +61,10 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
         Offline classifiers of at most 15 classes, at most 5,000 training texts and
         ``max_concepts="auto"``: the budgets tried (``candidates``), their mean held-out accuracy
         (``accuracy``), the number of ``folds`` and the budget ``chosen``; concepts are mined and
-        measured inside each fold.
+        measured inside each fold. Also the prototypes alone (``prototypes_alone_accuracy``, the
+        largest budget without mined phrases) and whether the mined phrases were kept
+        (``mined_phrases``: False when the prototypes alone scored strictly higher; then no mined
+        phrase concept carries weight).
         ``None`` otherwise.
     measurer_ : the fitted measurer; ``measurer_.signals`` names the columns of each concept.
     embedder_ : the embedder used.
@@ -114,7 +117,10 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         texts with ``max_concepts="auto"``: the concept budget by k-fold
         cross-validation. Each fold mines and measures its own concepts from its training part (so
         the held-out part never chose a phrase), fits the head at every candidate budget and scores
-        the held-out part; the best mean accuracy wins, ties going to the smaller budget. The folds
+        the held-out part; the best mean accuracy wins, ties going to the smaller budget. One more
+        candidate is the prototypes alone (no mined phrase concept may carry weight, the largest
+        budget): it is chosen only when it scores strictly higher than every budget with the phrases
+        (with a few hundred texts mined phrases can be noise the prototypes are not). The folds
         run on joblib threads (every core unless ``n_jobs`` says otherwise), sharing one embedder."""
         self._check_params()   # before the folds' work; offline (no chat model) means measured by embeddings
         if (self._regression or self.max_concepts != "auto" or self.llm is not None
@@ -138,10 +144,11 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             _, F = inner._propose_and_measure(list(texts[train]), y[train])
             F = inner._fill_missing(F)
             row = []
-            for budget in candidates:
+            # every budget, then the prototypes alone (no mined phrase) at the largest budget
+            for budget, phrases in [(b, True) for b in candidates] + [(max(candidates), False)]:
                 model = copy.copy(inner)   # the head step drops concepts from the measurer: a copy each
                 model.measurer_ = copy.deepcopy(inner.measurer_, {id(inner.embedder_): inner.embedder_})
-                model.max_concepts = budget
+                model.max_concepts, model.concept_budget_cv_ = "auto", {"chosen": budget, "mined_phrases": phrases}
                 model._fit_head_step(F, y[train])
                 row.append(np.mean(model.predict(list(texts[test])) == y[test]))
             return row
@@ -151,8 +158,12 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             accuracy = np.array(Parallel(n_jobs=jobs, prefer="threads")(
                 delayed(fold)(train, test) for train, test in split.split(texts, y)))
         mean = accuracy.mean(axis=0)
-        return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in mean], "folds": folds,
-                "fold_accuracy": accuracy.round(4).tolist(), "chosen": candidates[int(np.argmax(mean))]}
+        with_phrases, alone = mean[:-1], mean[-1]
+        phrases = not alone > with_phrases.max()   # a tie keeps the mined phrases: they say why
+        return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in with_phrases], "folds": folds,
+                "prototypes_alone_accuracy": round(float(alone), 4), "mined_phrases": bool(phrases),
+                "fold_accuracy": accuracy.round(4).tolist(),
+                "chosen": candidates[int(np.argmax(with_phrases))] if phrases else max(candidates)}
 
     def _concept_budget(self, y) -> int:
         """With ``max_concepts="auto"``: the budget cross-validation chose, where it ran."""
@@ -166,6 +177,13 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         passed = {(r["concept"], r["signal"]): r["passed"] for r in self.measurer_.fidelity_}
         signals = self.measurer_.signals
         return np.array([passed[(k, s)] is not False for k in range(len(self.concepts_)) for s in signals])
+
+    def _chosen_columns(self) -> np.ndarray:
+        """Per column: did the budget's cross-validation leave its concept in the running? Not a
+        mined phrase concept when it chose the prototypes alone (``mined_phrases``: False)."""
+        cv = getattr(self, "concept_budget_cv_", None) or {}
+        keep = cv.get("mined_phrases", True) or np.array([c.source != "data" for c in self.concepts_])
+        return np.repeat(np.broadcast_to(keep, len(self.concepts_)), self.n_signals_)
 
     def _reading_columns(self) -> np.ndarray:
         """Per concept, the column of the signal that measures what its sentence says."""
@@ -191,8 +209,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             signs = own_class_rows(signs, own, classes, groups)
         fit = fit_sparse_regressor if self._regression else fit_sparse_classifier
         self.max_concepts_ = self._concept_budget(y)
-        coef, intercept, used = fit(F, y, groups, self.max_concepts_, signs=signs, allowed=allowed,
-                                    random_state=self.random_state)
+        coef, intercept, used = fit(F, y, groups, self.max_concepts_, signs=signs,
+                                    allowed=allowed & self._chosen_columns(), random_state=self.random_state)
         columns = self._keep(used)
         if self._regression:
             self.coef_, self.intercept_ = coef[None, columns], np.array([intercept])

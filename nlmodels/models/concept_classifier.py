@@ -94,6 +94,10 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         if cv:
             header += (f"\nconcept budget {self.max_concepts_} chosen by {cv['folds']}-fold cross-validation that "
                        f"mines inside each fold (max_concepts='auto')")
+            if cv.get("mined_phrases") is False:
+                header += (f"; it chose the prototypes alone (held-out accuracy {cv['prototypes_alone_accuracy']:.3f} "
+                           f"against at most {max(cv['accuracy']):.3f} with mined phrases), so no mined phrase "
+                           "concept carries weight")
         elif self.max_concepts == "auto" and self.max_concepts_ > DEFAULT_CONCEPTS:
             header += f"\nconcept budget {self.max_concepts_}: two per class (max_concepts='auto')"
         if len(self.classes_) > MANY_CLASSES:
