@@ -7,8 +7,8 @@ Reads ``../shared/datasets`` beside the repository (fixed splits). With 200 labe
 mining has little to count; a prototype concept ("resembles the training texts labelled X, such as:
 ...") is a probe that recognises the class's training texts, checked on texts it was not fitted on.
 The model is fitted with and without them; the number of concepts is chosen by cross-validation
-that mines inside each fold (``max_concepts="auto"``, at most 5,000 texts), and that choice and the
-prototype lines of the printed model are shown.
+that mines inside each fold (``max_concepts="auto"``, at most 5,000 texts), which also tries the
+prototypes alone (no mined phrase); that choice and the prototype lines of the printed model are shown.
 """
 
 import sys
@@ -45,6 +45,8 @@ cv = model.concept_budget_cv_   # max_concepts='auto': the budget is chosen by c
 print(f"\n{cv['folds']}-fold cross-validation (concepts mined inside each fold) chose {cv['chosen']} concepts:")
 for budget, mean in zip(cv["candidates"], cv["accuracy"]):
     print(f"  max_concepts={budget:2d}: held-out accuracy {mean:.3f}")
+print(f"  the prototypes alone (no mined phrase): held-out accuracy {cv['prototypes_alone_accuracy']:.3f}"
+      f" -> {'mined phrases kept' if cv['mined_phrases'] else 'chosen: no mined phrase carries weight'}")
 lines = str(model).splitlines()
 print("\nThe header and the prototype lines of the printed model:")
 print("\n".join(lines[:2]))

@@ -273,7 +273,9 @@ PARAMETERS_DOC = """
         At most this many concepts carry weight in the fitted model. ``"auto"``: 30, and two per
         class when there are more than 15 classes (150 classes: 300); an offline classifier (at most
         15 classes, at most 5,000 texts) chooses it from 1 to 30 by k-fold cross-validation that
-        mines and measures inside each fold (``concept_budget_cv_``). Recorded in ``max_concepts_``.
+        mines and measures inside each fold (``concept_budget_cv_``), and there also tries the
+        prototypes alone (no mined phrase carries weight), taken only when strictly better.
+        Recorded in ``max_concepts_``.
     concepts : list of str or Concept, default=None
         Concepts written by a person, added to the proposed ones.
     proposer : {"auto", "phrases", "llm"}, default="auto"
