@@ -58,6 +58,14 @@ def test_prototypes_alone_when_cross_validation_chooses_them():
     assert "it chose the prototypes alone (held-out accuracy 0.990" in str(model)
 
 
+def test_no_prototypes_alone_candidate_without_prototypes(data):
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False), prototypes=False).fit(*data)
+    cv = model.concept_budget_cv_
+    assert cv["prototypes_alone_accuracy"] is None and cv["mined_phrases"] is True
+    assert len(cv["fold_accuracy"][0]) == len(cv["candidates"])   # no extra head fitted in the folds
+    assert not any(c.is_prototype for c in model.concepts_) and model.concepts_
+
+
 def test_each_fold_mines_from_its_training_part_only(monkeypatch, data):
     texts, y = data
     seen = []

@@ -62,7 +62,7 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
         ``max_concepts="auto"``: the budgets tried (``candidates``), their mean held-out accuracy
         (``accuracy``), the number of ``folds`` and the budget ``chosen``; concepts are mined and
         measured inside each fold. Also the prototypes alone (``prototypes_alone_accuracy``, the
-        largest budget without mined phrases) and whether the mined phrases were kept
+        largest budget without mined phrases; None without prototypes) and whether the mined phrases were kept
         (``mined_phrases``: False when the prototypes alone scored strictly higher; then no mined
         phrase concept carries weight).
         ``None`` otherwise.
@@ -118,9 +118,10 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         cross-validation. Each fold mines and measures its own concepts from its training part (so
         the held-out part never chose a phrase), fits the head at every candidate budget and scores
         the held-out part; the best mean accuracy wins, ties going to the smaller budget. One more
-        candidate is the prototypes alone (no mined phrase concept may carry weight, the largest
-        budget): it is chosen only when it scores strictly higher than every budget with the phrases
-        (with a few hundred texts mined phrases can be noise the prototypes are not). The folds
+        candidate, where prototypes are proposed, is the prototypes alone (no mined phrase concept
+        may carry weight, the largest budget): it is chosen only when it scores strictly higher than
+        every budget with the phrases (with a few hundred texts mined phrases can be noise the
+        prototypes are not). The folds
         run on joblib threads (every core unless ``n_jobs`` says otherwise), sharing one embedder."""
         self._check_params()   # before the folds' work; offline (no chat model) means measured by embeddings
         if (self._regression or self.max_concepts != "auto" or self.llm is not None
@@ -137,6 +138,9 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         embedder.encode(list(texts))   # once, before the folds share it
         jobs = -1 if self.n_jobs is None else self.n_jobs   # the folds take the cores; probes inside run serially
         params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates), "n_jobs": 1}
+        heads = [(b, True) for b in candidates]   # every budget, then (with prototypes) the prototypes alone
+        alone = self._use_prototypes()            # (no mined phrase) at the largest budget
+        heads += [(max(candidates), False)] if alone else []
 
         def fold(train, test):
             inner = type(self)(**params)
@@ -144,8 +148,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             _, F = inner._propose_and_measure(list(texts[train]), y[train])
             F = inner._fill_missing(F)
             row = []
-            # every budget, then the prototypes alone (no mined phrase) at the largest budget
-            for budget, phrases in [(b, True) for b in candidates] + [(max(candidates), False)]:
+            for budget, phrases in heads:
                 model = copy.copy(inner)   # the head step drops concepts from the measurer: a copy each
                 model.measurer_ = copy.deepcopy(inner.measurer_, {id(inner.embedder_): inner.embedder_})
                 model.max_concepts, model.concept_budget_cv_ = "auto", {"chosen": budget, "mined_phrases": phrases}
@@ -158,10 +161,11 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             accuracy = np.array(Parallel(n_jobs=jobs, prefer="threads")(
                 delayed(fold)(train, test) for train, test in split.split(texts, y)))
         mean = accuracy.mean(axis=0)
-        with_phrases, alone = mean[:-1], mean[-1]
-        phrases = not alone > with_phrases.max()   # a tie keeps the mined phrases: they say why
+        with_phrases = mean[:len(candidates)]
+        alone = round(float(mean[-1]), 4) if alone else None   # None: no prototypes (prototypes=False)
+        phrases = alone is None or not alone > with_phrases.max()   # a tie keeps the mined phrases: they say why
         return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in with_phrases], "folds": folds,
-                "prototypes_alone_accuracy": round(float(alone), 4), "mined_phrases": bool(phrases),
+                "prototypes_alone_accuracy": alone, "mined_phrases": bool(phrases),
                 "fold_accuracy": accuracy.round(4).tolist(),
                 "chosen": candidates[int(np.argmax(with_phrases))] if phrases else max(candidates)}
 
