@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from nlmodels import ConceptClassifier
 
-from run import load
+from run import development_split
 
 ROOT = Path(__file__).resolve().parents[1]
 parser = argparse.ArgumentParser()
@@ -31,8 +30,7 @@ args = parser.parse_args()
 print("| dataset | fit / scored texts | fixed 30 | chosen by CV | budget chosen | fit s, fixed | fit s, CV |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for name in args.datasets.split(","):
-    train, _ = load(args.data, name, False)
-    fit, scored = train_test_split(train, test_size=0.25, stratify=train.label, random_state=args.seed)
+    fit, scored = development_split(args.data, name, args.seed)
     row = []
     for budget in (30, "auto"):
         start = time.time()

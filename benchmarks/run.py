@@ -194,6 +194,19 @@ def load(data: Path, name: str, quick: bool, seed: int = 0, train_size: int | No
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def development_split(data: Path, name: str, seed: int = 1, train_size: int | None = None):
+    """The development protocol, which never touches test.csv: ``(fit, scored)`` from ``train.csv``
+    alone, 75% / 25% (stratified, ``seed``), or with ``train_size`` a stratified sample of that
+    many texts and up to 1,500 of the other training texts to score."""
+    from sklearn.model_selection import train_test_split
+
+    train, _ = load(data, name, False)
+    if not train_size:
+        return train_test_split(train, test_size=0.25, stratify=train.label, random_state=seed)
+    fit, rest = train_test_split(train, train_size=train_size, stratify=train.label, random_state=seed)
+    return fit, rest.sample(min(1500, len(rest)), random_state=seed)
+
+
 def run_one(method, name, train, test, args, llm):
     from sklearn.metrics import accuracy_score, f1_score
 

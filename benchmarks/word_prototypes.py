@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from nlmodels import ConceptClassifier
 
-from run import load
+from run import development_split
 
 ROOT = Path(__file__).resolve().parents[1]
 parser = argparse.ArgumentParser()
@@ -32,12 +31,7 @@ args = parser.parse_args()
 print("| dataset | fit / scored texts | embedding prototypes | with word prototypes | budgets | word prototypes weighted | fit s |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for name in args.datasets.split(","):
-    train, _ = load(args.data, name, False)
-    if args.train_size:
-        fit, rest = train_test_split(train, train_size=args.train_size, stratify=train.label, random_state=args.seed)
-        scored = rest.sample(min(1500, len(rest)), random_state=args.seed)
-    else:
-        fit, scored = train_test_split(train, test_size=0.25, stratify=train.label, random_state=args.seed)
+    fit, scored = development_split(args.data, name, args.seed, args.train_size)
     row = []
     for prototypes in ("embedding", "auto"):
         start = time.time()

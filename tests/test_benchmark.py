@@ -92,3 +92,20 @@ def test_over_seeds_averages_each_method_over_its_samples():
 def test_seeds_need_a_training_sample_size(tmp_path):
     with pytest.raises(SystemExit):
         load_benchmark().main(["--seeds", "0,1", "--datasets", "sst2", "--out", str(tmp_path)])
+
+
+def test_development_split_never_touches_the_test_split(tmp_path):
+    bench = load_benchmark()
+    data = load_sms_spam_sample()
+    train, test = train_test_split(data, train_size=400, test_size=100, stratify=data.label, random_state=0)
+    (tmp_path / "sms").mkdir()
+    train.to_csv(tmp_path / "sms" / "train.csv", index=False)
+    test.to_csv(tmp_path / "sms" / "test.csv", index=False)
+    fit, scored = bench.development_split(tmp_path, "sms", seed=1)
+    assert (len(fit), len(scored)) == (300, 100)
+    small, rest = bench.development_split(tmp_path, "sms", seed=1, train_size=50)
+    assert (len(small), len(rest)) == (50, 350)
+    for part in (fit, scored, small, rest):   # training texts only
+        assert set(part.text) <= set(train.text) and not set(part.text) & (set(test.text) - set(train.text))
+    assert not set(fit.index) & set(scored.index) and not set(small.index) & set(rest.index)
+    assert small.label.value_counts(normalize=True).round(1).equals(train.label.value_counts(normalize=True).round(1))

@@ -186,8 +186,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         """Per column: did the budget's cross-validation leave its concept in the running? Not a
         mined phrase concept when it chose the prototypes alone (``mined_phrases``: False)."""
         cv = getattr(self, "concept_budget_cv_", None) or {}
-        keep = cv.get("mined_phrases", True) or np.array([c.source != "data" for c in self.concepts_])
-        return np.repeat(np.broadcast_to(keep, len(self.concepts_)), self.n_signals_)
+        phrases = cv.get("mined_phrases", True)   # older files: no such choice
+        return np.repeat([phrases or c.source != "data" for c in self.concepts_], self.n_signals_)
 
     def _reading_columns(self) -> np.ndarray:
         """Per concept, the column of the signal that measures what its sentence says."""
