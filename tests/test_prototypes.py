@@ -10,7 +10,9 @@ import pytest
 from faults import HashEmbedder
 from nlmodels import ConceptClassifier, ConceptRegressor, load
 from nlmodels.concepts import Concept, EmbeddingMeasurer, PrototypeProposer
-from nlmodels.concepts.measurers._probes import held_out_probe_scores
+from nlmodels.concepts.measurers import embedding
+from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
+from nlmodels.concepts.measurers.embedding import PROTOTYPE_CS
 from textsets import TOPICS, topics
 
 
@@ -51,7 +53,7 @@ def test_prototype_fidelity_is_a_cross_fitted_auc_and_its_mentions_are_never_wei
     F = measurer.fit_transform(texts, E, concepts, y)
     records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
-    expected = held_out_probe_scores(E, targets, n_folds=5)
+    expected = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5)
     for k in range(3):
         similar, mentions = records[(k, "similar")], records[(k, "mentions")]
         assert similar["metric"] == "auc" and similar["n_texts"] == len(texts) and similar["passed"] is True
@@ -60,6 +62,29 @@ def test_prototype_fidelity_is_a_cross_fitted_auc_and_its_mentions_are_never_wei
         np.testing.assert_allclose(F[:, 2 * k], expected[:, k])
     in_sample = measurer.transform(texts, E)
     assert not np.allclose(in_sample[:, 0], F[:, 0])
+
+
+def test_the_prototypes_probe_strength_is_the_one_that_recognises_held_out_texts_best(data):
+    texts, y = data
+    E = HashEmbedder(progress=False).encode(texts)
+    concepts = PrototypeProposer().propose(texts, y, E)
+    targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
+    held_out_auc = [np.mean([auc(targets[:, k], S[:, k]) for k in range(3)])
+                    for S in (held_out_probe_scores(E, targets, C=C, n_folds=5) for C in PROTOTYPE_CS)]
+    measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
+    assert measurer.prototype_C_ == PROTOTYPE_CS[int(np.argmax(held_out_auc))]
+    # the reported fidelity is that C's held-out AUC, and the final probes are fitted with it
+    reported = [r["fidelity"] for r in measurer.fidelity_]
+    assert np.mean(reported) == pytest.approx(max(held_out_auc))
+    W, b = fit_probes(E, targets, C=measurer.prototype_C_)
+    np.testing.assert_allclose(measurer.W_, W, atol=1e-6)
+    assert f"C = {measurer.prototype_C_:g}" in measurer.describe()
+    # a grid of one value is the fixed strength of before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embedding, "PROTOTYPE_CS", (0.01,))
+        weak = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
+    assert weak.prototype_C_ == 0.01
+    np.testing.assert_allclose(weak.W_, fit_probes(E, targets, C=0.01)[0], atol=1e-6)
 
 
 def test_weights_point_the_way_the_prototypes_read(fitted):
@@ -90,6 +115,8 @@ def test_prototypes_travel_through_json(fitted, data, tmp_path):
     again = load(path, embedder=HashEmbedder(progress=False))
     assert [c.examples for c in again.concepts_] == [c.examples for c in fitted.concepts_]
     np.testing.assert_allclose(again.predict_proba(texts), fitted.predict_proba(texts))
+    assert again.measurer_.prototype_C_ == fitted.measurer_.prototype_C_ in embedding.PROTOTYPE_CS
+    assert again.measurer_.describe() == fitted.measurer_.describe()
     # a file from before prototypes (no "prototype" entry) still loads, as phrase concepts
     state = json.loads(path.read_text())
     for part in _dicts(state):

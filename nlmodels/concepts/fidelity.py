@@ -9,8 +9,10 @@ below decides which signals may carry weight. What each measurer measures:
   Baseline 0.5 (chance). Gate: AUC >= 0.75.
 - ``similar`` on a prototype concept ("resembles the training texts labelled X"): ROC AUC of the
   probe's score for recognising the texts of class X, each training text scored by probes fitted
-  without it (five folds). Baseline 0.5. Gate: AUC >= 0.75. Its ``mentions`` signal is ``absent``
-  (a prototype has no phrases): never weighted.
+  without it (five folds). The probes' L2 strength is the one of three (``PROTOTYPE_CS``) whose
+  held-out scores recognise the classes best, and these are the scores reported: a pick of the best
+  of three on the same texts, so the AUC can be a little optimistic. Baseline 0.5. Gate: AUC >= 0.75.
+  Its ``mentions`` signal is ``absent`` (a prototype has no phrases): never weighted.
 - a written question measured by its cosine to the text: there is no ground truth without answers;
   recorded as ``unverified`` (no number), never made up. It may carry weight, labelled so.
 - ``answer`` of a distilled probe: agreement with the chat model's answers on texts the probe was

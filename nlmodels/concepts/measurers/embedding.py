@@ -10,7 +10,11 @@ from ..._codec import decode_array, encode_array, plain
 from .. import fidelity
 from ._probes import auc as _auc, fit_probes, fit_words, held_out_probe_scores, phrase_matches, word_features
 
-__all__ = ["EmbeddingMeasurer"]
+__all__ = ["EmbeddingMeasurer", "PROTOTYPE_CS"]
+
+#: The inverse L2 strengths a prototype's embedding probe may take: the one whose probes recognise
+#: their classes best on held-out training texts is used (``EmbeddingMeasurer.prototype_C_``).
+PROTOTYPE_CS = (1.0, 4.0, 16.0)
 
 
 class EmbeddingMeasurer:
@@ -28,7 +32,9 @@ class EmbeddingMeasurer:
         ``mentions``: 1 if the text contains one of the phrases. A word prototype's ``similar`` is a
         probe on the text's words (TF-IDF), not on its embedding.
     C : float, default=1.0
-        Inverse L2 strength of the probes.
+        Inverse L2 strength of the phrase probes and word prototypes' probes. The prototypes' embedding
+        probes take the value of :data:`PROTOTYPE_CS` under which their five-fold held-out scores
+        recognise their classes best (mean ROC AUC over the prototypes; ``prototype_C_``).
     n_jobs : int, default=None
         Probes are fitted in parallel through joblib.
     """
@@ -85,21 +91,39 @@ class EmbeddingMeasurer:
         self.W_, self.b_ = np.zeros((embeddings.shape[1], len(self.concepts_))), np.zeros(len(self.concepts_))
         self.W_[:, on_embedding], self.b_[on_embedding] = fit_probes(embeddings, targets[:, on_embedding], C=self.C,
                                                                      n_jobs=self.n_jobs)
-        self.words_, words = None, None
+        self.words_, words, self.prototype_C_ = None, None, None
         if len(on_words):   # word prototypes: probes on the texts' words instead
             self.words_ = fit_words(texts)
             words = self._words(texts)
             self.word_W_, self.b_[on_words] = fit_probes(words, targets[:, on_words], C=self.C, n_jobs=self.n_jobs)
-        cross_fitted = None
-        if self.prototype_.any():   # each prototype's probe on what it reads, five folds
-            cross_fitted = np.full((len(texts), int(self.prototype_.sum())), np.nan)
-            for reads_words, X in ((False, embeddings), (True, words)):
-                mine = self.reads_words_[self.prototype_] == reads_words
-                if mine.any():
-                    cross_fitted[:, mine] = held_out_probe_scores(
-                        X, targets[:, self.prototype_][:, mine], C=self.C, n_folds=5, n_jobs=self.n_jobs)
+        cross_fitted = self._cross_fit_prototypes(embeddings, words, targets) if self.prototype_.any() else None
         self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
         return cross_fitted
+
+    def _cross_fit_prototypes(self, embeddings, words, targets) -> np.ndarray:
+        """Each prototype's probe score on every training text from probes fitted without it (five
+        folds), on what the prototype reads. The embedding prototypes' C is the one of
+        :data:`PROTOTYPE_CS` whose probes score the held-out texts best (mean AUC over the
+        prototypes, ties to the smaller C; recorded as ``prototype_C_``), and their final probes are
+        refitted with it; word prototypes keep ``C``."""
+        out = np.full((len(embeddings), int(self.prototype_.sum())), np.nan)
+        for reads_words, X in ((False, embeddings), (True, words)):
+            mine = self.reads_words_[self.prototype_] == reads_words
+            if not mine.any():
+                continue
+            T = targets[:, self.prototype_][:, mine]
+            grid = (self.C,) if reads_words else PROTOTYPE_CS
+            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs) for C in grid]
+            held_out_auc = [np.nanmean([_auc(T[:, j], S[:, j]) for j in range(T.shape[1])]) for S in scores]
+            best = int(np.argmax(held_out_auc))
+            out[:, mine] = scores[best]
+            if not reads_words:
+                self.prototype_C_ = float(grid[best])
+                columns = np.flatnonzero(self.prototype_ & ~self.reads_words_)
+                if self.prototype_C_ != self.C:
+                    self.W_[:, columns], self.b_[columns] = fit_probes(embeddings, targets[:, columns],
+                                                                       C=self.prototype_C_, n_jobs=self.n_jobs)
+        return out
 
     def _words(self, texts):
         """The texts' word features (TF-IDF over the training vocabulary; no column without one)."""
@@ -182,6 +206,7 @@ class EmbeddingMeasurer:
     def to_state(self) -> dict:
         """Everything ``transform`` needs, as plain JSON (arrays through the codec)."""
         return {"type": "embedding", "signals": list(self.signals), "C": self.C,
+                "prototype_C": getattr(self, "prototype_C_", None),
                 "centroids": encode_array(self.centroids_), "low": encode_array(self.low_),
                 "high": encode_array(self.high_), "has_phrases": encode_array(self.has_phrases_),
                 "prototype": encode_array(self.prototype_),
@@ -206,6 +231,7 @@ class EmbeddingMeasurer:
                         else np.zeros(len(m.has_phrases_), bool))   # files from before prototypes
         m.W_, m.b_ = decode_array(state["probe_weights"]), decode_array(state["probe_bias"])
         m.fidelity_ = list(state.get("fidelity") or [])
+        m.prototype_C_ = state.get("prototype_C")   # None: no prototypes, or a file from before the choice
         m.reads_words_ = (decode_array(state["reads_words"]).astype(bool) if "reads_words" in state
                           else np.zeros(len(m.has_phrases_), bool))   # no word prototypes (or an older file)
         m.words_ = None
@@ -223,13 +249,23 @@ class EmbeddingMeasurer:
             parts.append("'similar': a logistic probe on the text's embedding that recognises texts containing "
                          "one of the concept's phrases (a prototype concept: the training texts of its class; "
                          "a word prototype: a probe on the text's words, TF-IDF of 1-2-grams, that recognises the "
-                         "training texts of its class; a written question: its rescaled cosine to the text)")
+                         "training texts of its class; a written question: its rescaled cosine to the text)"
+                         + self._prototype_C_note())
         if "close" in self.signals:
             parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
                          "of training texts spans 0-1")
         if "mentions" in self.signals:
             parts.append("'mentions': 1 if the text contains one of the phrases (whole words, any case), else 0")
         return f"Embedding ({name}), offline. Signals per concept: " + "; ".join(parts) + "."
+
+    def _prototype_C_note(self) -> str:
+        """How the prototypes' probes were regularised, where it was chosen (files before: nothing)."""
+        C = getattr(self, "prototype_C_", None)
+        if C is None:
+            return ""
+        grid = ", ".join(f"{c:g}" for c in PROTOTYPE_CS)
+        return (f"; the prototypes' probes have inverse L2 strength C = {C:g}, the one of {grid} under which "
+                f"their five-fold held-out scores recognise their classes best")
 
     def reading_signal(self) -> np.ndarray:
         """Per concept, the column (signal index) that measures what its sentence says: ``mentions``
