@@ -3,6 +3,7 @@ typical texts, measured by a probe for the class's training texts with a cross-f
 as fidelity, the head fitted on cross-fitted scores, weights that point the way they read."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -85,6 +86,18 @@ def test_the_prototypes_probe_strength_is_the_one_that_recognises_held_out_texts
         weak = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
     assert weak.prototype_C_ == 0.01
     np.testing.assert_allclose(weak.W_, fit_probes(E, targets, C=0.01)[0], atol=1e-6)
+
+
+def test_too_few_texts_to_hold_any_out_keep_the_first_strength_without_a_warning():
+    texts = ["good film", "bad film", "great movie", "awful movie", "nice", "poor", "fine show", "weak show"]
+    y = np.array(["pos", "neg"] * 4)
+    E = HashEmbedder(progress=False).encode(texts)
+    concepts = PrototypeProposer().propose(texts, y, E)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no "mean of empty slice" from AUCs that cannot be measured
+        measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
+    assert measurer.prototype_C_ == PROTOTYPE_CS[0]
+    assert [r["fidelity"] for r in measurer.fidelity_] == [None] and not measurer.fidelity_[0]["passed"]
 
 
 def test_weights_point_the_way_the_prototypes_read(fitted):

@@ -17,6 +17,12 @@ __all__ = ["EmbeddingMeasurer", "PROTOTYPE_CS"]
 PROTOTYPE_CS = (1.0, 4.0, 16.0)
 
 
+def _mean_auc(targets, scores) -> float:
+    """Mean held-out AUC over the columns that have one (-inf where none has: too few texts)."""
+    aucs = np.array([_auc(targets[:, j], scores[:, j]) for j in range(targets.shape[1])])
+    return float(aucs[np.isfinite(aucs)].mean()) if np.isfinite(aucs).any() else -np.inf
+
+
 class EmbeddingMeasurer:
     """Offline measurement from embeddings and phrases (see the module docstring).
 
@@ -114,8 +120,7 @@ class EmbeddingMeasurer:
             T = targets[:, self.prototype_][:, mine]
             grid = (self.C,) if reads_words else PROTOTYPE_CS
             scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs) for C in grid]
-            held_out_auc = [np.nanmean([_auc(T[:, j], S[:, j]) for j in range(T.shape[1])]) for S in scores]
-            best = int(np.argmax(held_out_auc))
+            best = int(np.argmax([_mean_auc(T, S) for S in scores]))
             out[:, mine] = scores[best]
             if not reads_words:
                 self.prototype_C_ = float(grid[best])
