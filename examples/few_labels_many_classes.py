@@ -8,7 +8,8 @@ mining has little to count; a prototype concept ("resembles the training texts l
 ...") is a probe that recognises the class's training texts, checked on texts it was not fitted on.
 The model is fitted with and without them; the number of concepts is chosen by cross-validation
 that mines inside each fold (``max_concepts="auto"``, at most 5,000 texts), which also tries the
-prototypes alone (no mined phrase); that choice and the prototype lines of the printed model are shown.
+prototypes alone (no mined phrase); that choice, the prototypes' probe strength (C of 1, 4, 16 by
+held-out AUC) and the prototype lines of the printed model are shown.
 """
 
 import sys
@@ -47,6 +48,8 @@ for budget, mean in zip(cv["candidates"], cv["accuracy"]):
     print(f"  max_concepts={budget:2d}: held-out accuracy {mean:.3f}")
 print(f"  the prototypes alone (no mined phrase): held-out accuracy {cv['prototypes_alone_accuracy']:.3f}"
       f" -> {'mined phrases kept' if cv['mined_phrases'] else 'chosen: no mined phrase carries weight'}")
+print(f"The prototypes' probes: C = {model.measurer_.prototype_C_:g}, the one of 1, 4, 16 whose held-out scores "
+      f"recognise their classes best")
 lines = str(model).splitlines()
 print("\nThe header and the prototype lines of the printed model:")
 print("\n".join(lines[:2]))
@@ -59,7 +62,8 @@ if "--many" in sys.argv:
     model = ConceptClassifier().fit(train.text.tolist(), train.label.to_numpy())
     print(f"\nclinc150 ({train.label.nunique()} intents, {len(train)} texts): test accuracy {accuracy(model, test):.3f}; "
           f"{len(model.concepts_)} concepts (max_concepts='auto': {model.max_concepts_}), "
-          f"{sum(c.is_prototype for c in model.concepts_)} of them prototypes")
+          f"{sum(c.is_prototype for c in model.concepts_)} of them prototypes, their probes at C = "
+          f"{model.measurer_.prototype_C_:g}")
     printed = str(model).splitlines()
     first, second = [i for i, line in enumerate(printed) if line.startswith("class ")][:2]
     print("The printed model's header and its first class:")
