@@ -139,8 +139,8 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         jobs = -1 if self.n_jobs is None else self.n_jobs   # the folds take the cores; probes inside run serially
         params = {**self.get_params(deep=False), "embedder": embedder, "max_concepts": max(candidates), "n_jobs": 1}
         heads = [(b, True) for b in candidates]   # every budget, then (with prototypes) the prototypes alone
-        alone = self._use_prototypes()            # (no mined phrase) at the largest budget
-        heads += [(max(candidates), False)] if alone else []
+        try_alone = self._use_prototypes()        # (no mined phrase) at the largest budget
+        heads += [(max(candidates), False)] if try_alone else []
 
         def fold(train, test):
             inner = type(self)(**params)
@@ -162,7 +162,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                 delayed(fold)(train, test) for train, test in split.split(texts, y)))
         mean = accuracy.mean(axis=0)
         with_phrases = mean[:len(candidates)]
-        alone = round(float(mean[-1]), 4) if alone else None   # None: no prototypes (prototypes=False)
+        alone = round(float(mean[-1]), 4) if try_alone else None   # None: no prototypes (prototypes=False)
         phrases = alone is None or not alone > with_phrases.max()   # a tie keeps the mined phrases: they say why
         return {"candidates": candidates, "accuracy": [round(float(a), 4) for a in with_phrases], "folds": folds,
                 "prototypes_alone_accuracy": alone, "mined_phrases": bool(phrases),
