@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import expit
+from sklearn.model_selection import StratifiedKFold
 
 from faults import HashEmbedder
 from nlmodels import ConceptClassifier, ConceptRegressor, load
@@ -54,7 +56,7 @@ def test_prototype_fidelity_is_a_cross_fitted_auc_and_its_mentions_are_never_wei
     F = measurer.fit_transform(texts, E, concepts, y)
     records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
-    expected = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5)
+    expected = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y)
     for k in range(3):
         similar, mentions = records[(k, "similar")], records[(k, "mentions")]
         assert similar["metric"] == "auc" and similar["n_texts"] == len(texts) and similar["passed"] is True
@@ -71,7 +73,7 @@ def test_the_prototypes_probe_strength_is_the_one_that_recognises_held_out_texts
     concepts = PrototypeProposer().propose(texts, y, E)
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
     held_out_auc = [np.mean([auc(targets[:, k], S[:, k]) for k in range(3)])
-                    for S in (held_out_probe_scores(E, targets, C=C, n_folds=5) for C in PROTOTYPE_CS)]
+                    for S in (held_out_probe_scores(E, targets, C=C, n_folds=5, stratify=y) for C in PROTOTYPE_CS)]
     measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
     assert measurer.prototype_C_ == PROTOTYPE_CS[int(np.argmax(held_out_auc))]
     # the reported fidelity is that C's held-out AUC, and the final probes are fitted with it
@@ -86,6 +88,32 @@ def test_the_prototypes_probe_strength_is_the_one_that_recognises_held_out_texts
         weak = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
     assert weak.prototype_C_ == 0.01
     np.testing.assert_allclose(weak.W_, fit_probes(E, targets, C=0.01)[0], atol=1e-6)
+
+
+def test_prototypes_are_cross_fitted_on_folds_that_keep_each_class_share():
+    # 5 texts of a rare class among 45: stratified folds hold out exactly one of them each time, so
+    # every rare text is scored by a probe that saw the other four (random folds can hold out two)
+    texts, y = topics(n_per_class=20)
+    y = np.where(np.arange(len(y)) < 40, y, "rare")[:45]
+    texts = texts[:45]
+    X = HashEmbedder(progress=False).encode(texts)
+    targets = (y[:, None] == np.unique(y)[None, :]).astype(float)
+    scores = held_out_probe_scores(X, targets, C=4.0, n_folds=5, stratify=y)
+    expected = np.full(targets.shape, np.nan)
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        assert (y[test] == "rare").sum() == 1
+        W, b = fit_probes(X[train], targets[train], C=4.0)
+        expected[test] = expit(X[test] @ W + b)
+    np.testing.assert_allclose(scores, expected)
+    assert not np.allclose(scores, held_out_probe_scores(X, targets, C=4.0, n_folds=5))   # random folds differ
+    # a class with fewer texts than folds is spread over as many folds as it has, without a warning
+    y2 = y.copy()
+    y2[-3:] = "tiny"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spread = held_out_probe_scores(X, (y2[:, None] == np.unique(y2)[None, :]).astype(float), n_folds=5,
+                                       stratify=y2)
+    assert np.isfinite(spread).all()
 
 
 def test_too_few_texts_to_hold_any_out_keep_the_first_strength_without_a_warning():

@@ -68,8 +68,8 @@ def test_word_prototype_fidelity_is_the_cross_fitted_auc_of_a_probe_on_words(dat
     measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar", "mentions"))
     F = measurer.fit_transform(texts, E, concepts, y)
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
-    on_words = held_out_probe_scores(word_features(texts, measurer.words_), targets, n_folds=5)
-    on_embedding = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5)   # the C it chose
+    on_words = held_out_probe_scores(word_features(texts, measurer.words_), targets, n_folds=5, stratify=y)
+    on_embedding = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y)   # its C
     records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
     for k in range(3):
         np.testing.assert_allclose(F[:, 2 * k], on_embedding[:, k])        # embedding prototypes

@@ -9,7 +9,7 @@ below decides which signals may carry weight. What each measurer measures:
   Baseline 0.5 (chance). Gate: AUC >= 0.75.
 - ``similar`` on a prototype concept ("resembles the training texts labelled X"): ROC AUC of the
   probe's score for recognising the texts of class X, each training text scored by probes fitted
-  without it (five folds). The probes' L2 strength is the one of three (``PROTOTYPE_CS``) whose
+  without it (five folds, stratified by class). The probes' L2 strength is the one of three (``PROTOTYPE_CS``) whose
   held-out scores recognise the classes best, and these are the scores reported: a pick of the best
   of three on the same texts, so the AUC can be a little optimistic. Baseline 0.5. Gate: AUC >= 0.75.
   Its ``mentions`` signal is ``absent`` (a prototype has no phrases): never weighted.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from ..concept import Concept
@@ -116,14 +117,24 @@ def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=Non
 
 
 def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_folds: int = 3,
-                          random_state: int = 0, n_jobs=None, holdout: bool = False) -> np.ndarray:
+                          random_state: int = 0, n_jobs=None, holdout: bool = False, stratify=None) -> np.ndarray:
     """Each text's probe score from probes fitted without it: ``n_folds``-fold cross-validation,
     or with ``holdout=True`` one split (probes fitted on ``1 - 1/n_folds`` of the texts score the
-    rest; the other rows are NaN). What :func:`fit_probes` would score on texts it was not fitted on."""
+    rest; the other rows are NaN). What :func:`fit_probes` would score on texts it was not fitted on.
+    ``stratify`` (the training labels, for probes that recognise classes): folds that keep each
+    class's share, as far as its count allows (a class with fewer texts than folds is spread over
+    as many folds as it has texts)."""
     out = np.full(targets.shape, np.nan)
     if X.shape[0] < 2 * n_folds:
         return out
-    for train, test in KFold(n_folds, shuffle=True, random_state=random_state).split(np.arange(X.shape[0])):
+    rows = np.arange(X.shape[0])
+    if stratify is None:
+        folds = KFold(n_folds, shuffle=True, random_state=random_state).split(rows)
+    else:
+        with warnings.catch_warnings():   # "the least populated class has only k members": spread as it can
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=random_state).split(rows, stratify))
+    for train, test in folds:
         W, b = fit_probes(X[train], targets[train], C=C, n_jobs=n_jobs)
         out[test] = expit(np.asarray(X[test] @ W) + b)
         if holdout:

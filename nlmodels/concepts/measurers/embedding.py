@@ -102,24 +102,25 @@ class EmbeddingMeasurer:
             self.words_ = fit_words(texts)
             words = self._words(texts)
             self.word_W_, self.b_[on_words] = fit_probes(words, targets[:, on_words], C=self.C, n_jobs=self.n_jobs)
-        cross_fitted = self._cross_fit_prototypes(embeddings, words, targets) if self.prototype_.any() else None
+        cross_fitted = self._cross_fit_prototypes(embeddings, words, targets, y) if self.prototype_.any() else None
         self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
         return cross_fitted
 
-    def _cross_fit_prototypes(self, embeddings, words, targets) -> np.ndarray:
+    def _cross_fit_prototypes(self, embeddings, words, targets, y) -> np.ndarray:
         """Each prototype's probe score on every training text from probes fitted without it (five
-        folds), on what the prototype reads. The embedding prototypes' C is the one of
+        folds stratified by the labels ``y``), on what the prototype reads. The embedding prototypes' C is the one of
         :data:`PROTOTYPE_CS` whose probes score the held-out texts best (mean AUC over the
         prototypes, ties to the smaller C; recorded as ``prototype_C_``), and their final probes are
         refitted with it; word prototypes keep ``C``."""
         out = np.full((len(embeddings), int(self.prototype_.sum())), np.nan)
+        labels = np.asarray(y)
         for reads_words, X in ((False, embeddings), (True, words)):
             mine = self.reads_words_[self.prototype_] == reads_words
             if not mine.any():
                 continue
             T = targets[:, self.prototype_][:, mine]
             grid = (self.C,) if reads_words else PROTOTYPE_CS
-            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs) for C in grid]
+            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs, stratify=labels) for C in grid]
             best = int(np.argmax([_mean_auc(T, S) for S in scores]))
             out[:, mine] = scores[best]
             if not reads_words:

@@ -1,0 +1,102 @@
+"""Are the prototypes' fidelity figures closer to the truth when their cross-fitting folds are
+stratified by class? A development protocol that never touches test.csv.
+
+    python benchmarks/prototype_folds.py [--datasets ...] [--train-size 200 --seeds 11,12,13,14,15] [--accuracy]
+
+For each dataset and seed (``benchmarks/run.py``'s ``development_split``: 75% / 25% of train.csv,
+or with ``--train-size`` that many texts and up to 1,500 other training texts to score), one
+prototype probe per class at each C of ``PROTOTYPE_CS``. Its fidelity as nlmodels reports it (the
+AUC of five-fold cross-fitted scores for recognising the class's training texts) is computed with
+random folds (as before) and with folds stratified by the labels (as now), and compared with the
+truth it estimates: the AUC of the probe fitted on all the training texts, on the scored texts it
+never saw. Prints per dataset the mean error (bias) and mean absolute error of each, and how often
+each puts a probe on the wrong side of the 0.75 gate (passed though its
+unseen-text AUC is below it; gated though it is not).
+
+``--accuracy`` also fits the default ``ConceptClassifier()`` both ways (random folds patched back in)
+and prints its accuracy on the scored texts.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from nlmodels import ConceptClassifier, SentenceTransformerEmbedder
+from nlmodels.concepts.fidelity import AUC_GATE
+from nlmodels.concepts.measurers import embedding
+from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
+
+from run import development_split
+
+ROOT = Path(__file__).resolve().parents[1]
+parser = argparse.ArgumentParser()
+parser.add_argument("--datasets", default="sst2,rotten_tomatoes,financial_phrasebank,emotion,sms_spam,ag_news,clinc150,"
+                                          "bbc_news")
+parser.add_argument("--train-size", type=int, default=None)
+parser.add_argument("--seeds", default="1", help="comma-separated split seeds")
+parser.add_argument("--accuracy", action="store_true", help="also fit the whole model both ways")
+parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
+args = parser.parse_args()
+
+embedder = SentenceTransformerEmbedder(progress=False)
+stratified = embedding.held_out_probe_scores
+
+
+def random_folds(*a, stratify=None, **k):
+    """The cross-fitting of before: folds drawn without regard to the labels."""
+    return stratified(*a, **k)
+
+
+records, fits = [], []
+for name in args.datasets.split(","):
+    for seed in (int(s) for s in args.seeds.split(",")):
+        fit, scored = development_split(args.data, name, seed, args.train_size)
+        X, y = embedder.encode(fit.text.tolist()), fit.label.to_numpy()
+        Xs, ys = embedder.encode(scored.text.tolist()), scored.label.to_numpy()
+        classes = np.unique(y)
+        T, Ts = (y[:, None] == classes).astype(float), (ys[:, None] == classes).astype(float)
+        for C in embedding.PROTOTYPE_CS:
+            before = held_out_probe_scores(X, T, C=C, n_folds=5)
+            now = held_out_probe_scores(X, T, C=C, n_folds=5, stratify=y)
+            W, b = fit_probes(X, T, C=C)
+            unseen = expit(Xs @ W + b)
+            for j in range(len(classes)):
+                records.append({"dataset": name, "random folds": auc(T[:, j], before[:, j]),
+                                "stratified": auc(T[:, j], now[:, j]), "truth": auc(Ts[:, j], unseen[:, j])})
+        if args.accuracy:
+            row = {"dataset": name, "seed": seed}
+            for label, folds in (("random folds", random_folds), ("stratified", stratified)):
+                embedding.held_out_probe_scores = folds
+                try:
+                    start = time.time()
+                    model = ConceptClassifier(embedder=embedder).fit(fit.text.tolist(), y)
+                    row[label + " s"] = round(time.time() - start, 1)
+                finally:
+                    embedding.held_out_probe_scores = stratified
+                row[label] = float(np.mean(model.predict(scored.text.tolist()) == ys))
+            fits.append(row)
+            print(row, flush=True)
+
+frame = pd.DataFrame(records).dropna()
+rows = []
+for name, part in list(frame.groupby("dataset", sort=False)) + [("all", frame)]:
+    entry = {"dataset": name, "probes": len(part)}
+    for how in ("random folds", "stratified"):
+        error = part[how] - part.truth
+        passes, truly = part[how] >= AUC_GATE, part.truth >= AUC_GATE
+        entry[f"bias, {how}"] = round(error.mean(), 4)
+        entry[f"MAE, {how}"] = round(error.abs().mean(), 4)
+        entry[f"passed, unfaithful ({how})"] = int((passes & ~truly).sum())
+        entry[f"gated, faithful ({how})"] = int((~passes & truly).sum())
+    rows.append(entry)
+print(pd.DataFrame(rows).to_markdown(index=False))
+if fits:
+    table = pd.DataFrame(fits)
+    print()
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+    print()
+    print(table.groupby("dataset", sort=False)[["random folds", "stratified"]].mean().to_markdown(floatfmt=".4f"))
