@@ -10,25 +10,16 @@ fixed C of before) and once as it is (C from 1, 4, 16 by the prototypes' mean he
 Prints a markdown row per fit and, over several seeds, the mean of each.
 """
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from nlmodels import ConceptClassifier
 from nlmodels.concepts.measurers import embedding
 
-from run import development_split
+from run import development_arguments, development_split
 
-ROOT = Path(__file__).resolve().parents[1]
-parser = argparse.ArgumentParser()
-parser.add_argument("--datasets", default="sst2,rotten_tomatoes,financial_phrasebank,emotion,sms_spam,ag_news,clinc150,"
-                                          "bbc_news")
-parser.add_argument("--train-size", type=int, default=None)
-parser.add_argument("--seeds", default="1", help="comma-separated split seeds")
-parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
-args = parser.parse_args()
+args = development_arguments().parse_args()
 
 chosen_grid = embedding.PROTOTYPE_CS
 results = {}

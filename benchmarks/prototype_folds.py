@@ -17,9 +17,7 @@ unseen-text AUC is below it; gated though it is not).
 and prints its accuracy on the scored texts.
 """
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,16 +28,10 @@ from nlmodels.concepts.fidelity import AUC_GATE
 from nlmodels.concepts.measurers import embedding
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 
-from run import development_split
+from run import development_arguments, development_split
 
-ROOT = Path(__file__).resolve().parents[1]
-parser = argparse.ArgumentParser()
-parser.add_argument("--datasets", default="sst2,rotten_tomatoes,financial_phrasebank,emotion,sms_spam,ag_news,clinc150,"
-                                          "bbc_news")
-parser.add_argument("--train-size", type=int, default=None)
-parser.add_argument("--seeds", default="1", help="comma-separated split seeds")
+parser = development_arguments()
 parser.add_argument("--accuracy", action="store_true", help="also fit the whole model both ways")
-parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
 args = parser.parse_args()
 
 embedder = SentenceTransformerEmbedder(progress=False)

@@ -207,6 +207,19 @@ def development_split(data: Path, name: str, seed: int = 1, train_size: int | No
     return fit, rest.sample(min(1500, len(rest)), random_state=seed)
 
 
+def development_arguments(datasets=ALL_DATASETS, seeds: str = "1", train_size: int | None = None):
+    """The command line of a script on the development protocol (:func:`development_split`):
+    ``--datasets``, ``--train-size``, ``--seeds`` and ``--data``; add to it, then ``parse_args``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", default=",".join(datasets))
+    parser.add_argument("--train-size", type=int, default=train_size)
+    parser.add_argument("--seeds", default=seeds, help="comma-separated split seeds")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    return parser
+
+
 def run_one(method, name, train, test, args, llm):
     from sklearn.metrics import accuracy_score, f1_score
 

@@ -109,3 +109,16 @@ def test_development_split_never_touches_the_test_split(tmp_path):
         assert set(part.text) <= set(train.text) and not set(part.text) & (set(test.text) - set(train.text))
     assert not set(fit.index) & set(scored.index) and not set(small.index) & set(rest.index)
     assert small.label.value_counts(normalize=True).round(1).equals(train.label.value_counts(normalize=True).round(1))
+
+
+def test_development_scripts_share_one_command_line(tmp_path):
+    bench = load_benchmark()
+    defaults = bench.development_arguments().parse_args([])
+    assert defaults.datasets.split(",") == bench.ALL_DATASETS and defaults.seeds == "1"
+    assert defaults.train_size is None and defaults.data == bench.DEFAULT_DATA
+    parser = bench.development_arguments(["emotion"], "11,12", 200)
+    parser.add_argument("--accuracy", action="store_true")   # a script adds its own
+    args = parser.parse_args(["--data", str(tmp_path), "--seeds", "3", "--accuracy"])
+    assert (args.datasets, args.seeds, args.train_size, args.data, args.accuracy) == ("emotion", "3", 200, tmp_path, True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--train-size", "many"])
