@@ -21,7 +21,7 @@ import numpy as np
 from nlmodels import ConceptClassifier, SentenceTransformerEmbedder
 from nlmodels.concepts import fidelity
 
-from run import development_arguments, development_split, load
+from run import development_arguments, development_split, load, reference_classifier
 
 parser = development_arguments(["sst2", "financial_phrasebank", "emotion", "ag_news"], "11,12,13,14,15", 200)
 parser.add_argument("--split", choices=("dev", "test"), default="dev")
@@ -29,11 +29,8 @@ args = parser.parse_args()
 
 
 def black_box(embedder, fit, scored) -> float:
-    from sklearn.linear_model import LogisticRegressionCV
-
-    model = LogisticRegressionCV(Cs=8, cv=5, max_iter=3000, l1_ratios=(0.0,), scoring="accuracy",
-                                 use_legacy_attributes=False)
-    model.fit(embedder.encode(fit.text.tolist()), fit.label.to_numpy())
+    """MiniLM+LR's accuracy, as run.py's ``minilm_lr`` (one embedder shared with the concept fits)."""
+    model = reference_classifier().fit(embedder.encode(fit.text.tolist()), fit.label.to_numpy())
     return float(np.mean(model.predict(embedder.encode(scored.text.tolist())) == scored.label.to_numpy()))
 
 
