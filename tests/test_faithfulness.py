@@ -14,7 +14,7 @@ from answer_server import AnswerServer, answers_available, load_answers, split
 from textsets import reviews, topics
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, RuleListClassifier, load
-from nlmodels.concepts import phrase_matches
+from nlmodels.concepts import fidelity, phrase_matches
 from nlmodels.concepts.fidelity import AGREEMENT_GATE, AUC_GATE, MARGIN_GATE
 from nlmodels.data import load_sms_spam_sample
 
@@ -71,7 +71,8 @@ def test_a_printed_fidelity_never_reads_as_the_other_side_of_its_gate(metric, va
 
     rec = fidelity.record(0, "similar", metric, value, baseline, 20)
     assert rec["passed"] is passed
-    assert fidelity.describe(rec) == shown
+    # (an agreement on 20 texts also prints its 95% interval: tests/test_fidelity_intervals.py)
+    assert fidelity.describe(rec).split(", 95% interval")[0] == shown
 
 
 def test_offline_binary_weights_point_the_way_their_phrases_read():
@@ -263,6 +264,16 @@ def test_distill_fidelity_through_the_real_local_server(smollm, fresh_cache):
     assert len(table) == len(model.concepts_)
     for record in table.to_dict("records"):
         assert record["passed"] is True and record["n_texts"] <= 12
+    # 12 answers or fewer cannot show that an agreement of 0.8 or more is not below 0.8: Wilson's
+    # interval reaches below it (12 of 12: 0.76), and the printed line says so, kept or gated
+    records = [r for r in list(model.measurer_.fidelity_) + list(model.gated_concepts_) if r["metric"] == "agreement"]
+    assert records
+    printed = str(model)
+    for record in records:
+        low, high = record["interval"]
+        assert low <= record["fidelity"] <= high and low < AGREEMENT_GATE
+        assert (AGREEMENT_GATE in fidelity.spans_gate(record)) == (high >= AGREEMENT_GATE)
+        assert fidelity.describe(record) in printed
 
 
 def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path):

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
+from ..concepts import fidelity
 from ..concepts.fidelity import describe as describe_fidelity
 from ..embed import SentenceTransformerEmbedder
 from ._contract import CONCEPT_LINEAR
@@ -246,14 +247,16 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
     def fidelity_(self) -> pd.DataFrame:
         """One row per weighted concept and signal: how its measurement was checked on held-out
         texts (``metric``: auc, agreement, consistency, exact, defined, unverified), the figure,
-        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity)."""
+        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity);
+        for an AUC, how many of those texts were positive and its 95% ``interval`` (NaN elsewhere)."""
         check_is_fitted(self, "measurer_")
         names = self.concept_names()
         rows = [{"concept": names[r["concept"]], "measured_by": self.measurer_.name, **{
             k: v for k, v in r.items() if k != "concept"}} for r in self.measurer_.fidelity_]
-        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed"]
+        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed",
+                   "positives", "interval"]
         frame = pd.DataFrame(rows)
-        return frame[columns + [c for c in frame.columns if c not in columns]] if rows else pd.DataFrame(columns=columns)
+        return frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
 
     @property
     def chat_calls_per_text_(self) -> int:
@@ -336,6 +339,22 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             lines.append(f"  ... and {len(gated) - limit} more (gated_concepts_)")
         return lines
 
+    def _uncertain_lines(self) -> list[str]:
+        """A note on the weighted signals whose held-out fidelity has a 95% interval spanning its gate."""
+        records = getattr(getattr(self, "measurer_", None), "fidelity_", None)
+        if not records or not hasattr(self, "coef_"):
+            return []
+        weighted = (np.abs(self.coef_).sum(axis=0) != 0).reshape(len(self.concepts_), self.n_signals_)
+        seen, count = {}, 0
+        for r in records:   # a concept's records follow its signals' columns, in order
+            j = seen[r["concept"]] = seen.get(r["concept"], -1) + 1
+            count += bool(weighted[r["concept"], j] and fidelity.spans_gate(r))
+        if not count:
+            return []
+        return [f"measured on few texts: {count} weighted signal{'s' if count > 1 else ''} ha{'ve' if count > 1 else 's'} "
+                "a held-out fidelity whose 95% interval spans its gate (marked above); more texts would tell "
+                "whether they clear it"]
+
     def _format(self, rows, header, row_titles, html_out=False):
         if html_out:
             parts = [f"<div><b>{html.escape(header)}</b>"]
@@ -346,7 +365,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                         parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
                                      f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
                 parts.append("</table>")
-            gated = self._gated_lines()
+            gated = self._gated_lines() + self._uncertain_lines()
             if gated:
                 parts.append("<p><small>" + "<br>".join(html.escape(g) for g in gated) + "</small></p>")
             return "".join(parts) + "</div>"
@@ -359,7 +378,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                 out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
         if not self.concepts_:
             out.append("  no concept carries weight: every prediction is the intercept alone")
-        out += self._gated_lines()
+        out += self._gated_lines() + self._uncertain_lines()
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit: export, card, plots, edits

@@ -175,10 +175,12 @@ class EmbeddingMeasurer:
                 elif not self.probed_[k]:
                     records.append(fidelity.record(k, signal, "unverified", n_texts=n))
                 elif signal == "similar":
+                    positives = int(targets[~np.isnan(held_out[:, k]), k].sum())
                     records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], held_out[:, k]), 0.5,
-                                                   n_held_out))
+                                                   n_held_out, positives))
                 else:
-                    records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], cosine[:, k]), 0.5, n))
+                    records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], cosine[:, k]), 0.5, n,
+                                                   int(targets[:, k].sum())))
         return records
 
     def select(self, keep: np.ndarray) -> None:
