@@ -57,7 +57,7 @@ def entry(check, name, estimate, m, n, truth, target):
         row[f"{label} holds"] = interval[0] <= truth <= interval[1]
         row[f"{label} width"] = interval[1] - interval[0]
         if label == "span":
-            row["spans gate"] = fidelity.spans_gate({"metric": "auc", "interval": list(interval)})
+            row["spans gate"] = bool(fidelity.spans_gate({"metric": "auc", "interval": list(interval)}))
     row["wrong side, sure"] = (not row["spans gate"]) and ((estimate >= fidelity.AUC_GATE) != (truth >= fidelity.AUC_GATE))
     return row
 

@@ -25,10 +25,11 @@ import time
 import numpy as np
 
 from nlmodels import ConceptClassifier, SentenceTransformerEmbedder
+from nlmodels._codec import label_text
 from nlmodels.concepts import fidelity
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 
-from run import development_arguments, development_split, load, reference_classifier
+from run import development_arguments, development_split, leave_one_out_scores, load, reference_classifier
 
 parser = development_arguments(["sst2", "financial_phrasebank", "emotion", "ag_news"], "11,12,13,14,15", 200)
 parser.add_argument("--split", choices=("dev", "test"), default="dev")
@@ -42,11 +43,7 @@ def estimates(embedder, fit, scored, target, C):
     X, y = embedder.encode(fit.text.tolist()), fit.label.to_numpy()
     t = (y == target).astype(float)[:, None]
     five = held_out_probe_scores(X, t, C=C, n_folds=5, stratify=y)[:, 0]
-    one = np.empty(len(y))
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        W, b = fit_probes(X[keep], t[keep], C=C)
-        one[i] = X[i] @ W[:, 0] + b[0]
+    one = leave_one_out_scores(X, t, C)[:, 0]
     wins = []
     for i in np.flatnonzero(t[:, 0] == 1):
         for j in np.flatnonzero(t[:, 0] == 0):
@@ -101,12 +98,10 @@ for name in args.datasets.split(","):
         print(f"| {name} | {seed} | {len(fit)} / {len(scored)} | {gated:.3f} | {n_gated} | {free:.3f} | {n_free} | "
               f"{reference:.3f} | {'; '.join(below) or '—'} | {s_gated:.1f} |", flush=True)
         if args.estimators:
-            C = model.measurer_.prototype_C_ or 1.0
-            labels = {str(v): v for v in set(fit.label)}
+            C = model.measurer_.prototype_C_ or model.measurer_.C
             for rec in model.gated_concepts_:   # the embedding prototypes: "resembles the training texts labelled 'X', ..."
-                if not rec["concept"].startswith("resembles the training texts labelled '"):
-                    continue
-                target = labels.get(rec["concept"].split("'")[1])
+                target = next((c for c in np.unique(fit.label) if rec["concept"].startswith(
+                    f"resembles the training texts labelled {label_text(c, quoted=True)},")), None)
                 if target is None:
                     continue
                 five, one, pair, truth = estimates(embedder, fit, scored, target, C)

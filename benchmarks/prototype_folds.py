@@ -31,7 +31,7 @@ from nlmodels.concepts.fidelity import AUC_GATE
 from nlmodels.concepts.measurers import embedding
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 
-from run import development_arguments, development_split
+from run import development_arguments, development_split, leave_one_out_scores
 
 parser = development_arguments()
 parser.add_argument("--accuracy", action="store_true", help="also fit the whole model both ways")
@@ -60,11 +60,7 @@ for name in args.datasets.split(","):
             now = held_out_probe_scores(X, T, C=C, n_folds=5, stratify=y)
             W, b = fit_probes(X, T, C=C)
             unseen = expit(Xs @ W + b)
-            one = np.full(T.shape, np.nan)
-            for i in range(len(y) if args.leave_one_out else 0):
-                others = np.arange(len(y)) != i
-                Wi, bi = fit_probes(X[others], T[others], C=C)
-                one[i] = X[i] @ Wi + bi
+            one = leave_one_out_scores(X, T, C) if args.leave_one_out else np.full(T.shape, np.nan)
             for j in range(len(classes)):
                 records.append({"dataset": name, "random folds": auc(T[:, j], before[:, j]),
                                 "stratified": auc(T[:, j], now[:, j]), "leave-one-out": auc(T[:, j], one[:, j]),

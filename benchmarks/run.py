@@ -221,6 +221,19 @@ def development_arguments(datasets=ALL_DATASETS, seeds: str = "1", train_size: i
     return parser
 
 
+def leave_one_out_scores(X: np.ndarray, targets: np.ndarray, C: float) -> np.ndarray:
+    """Each text's probe logits (one column per column of ``targets``) from probes fitted on all
+    the other texts: leave-one-out, a fit per text (for samples of a few hundred)."""
+    from nlmodels.concepts.measurers._probes import fit_probes
+
+    out = np.empty(targets.shape)
+    for i in range(len(X)):
+        others = np.arange(len(X)) != i
+        W, b = fit_probes(X[others], targets[others], C=C)
+        out[i] = X[i] @ W + b
+    return out
+
+
 def run_one(method, name, train, test, args, llm):
     from sklearn.metrics import accuracy_score, f1_score
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
-from textsets import reviews
+from textsets import reviews, topics
 
 from nlmodels import ConceptClassifier, load
 from nlmodels.concepts import fidelity
@@ -48,10 +48,14 @@ def test_the_interval_narrows_with_more_texts_and_never_collapses_at_the_ends():
     # the interval reported spans the Wald and the score interval it is made of
     for auc, m, n in ((0.8, 20, 180), (1.0, 4, 36), (0.55, 60, 140), (0.97, 9, 241)):
         wald, score = (fidelity.auc_interval(auc, m, n, kind=kind) for kind in ("wald", "score"))
+        span = fidelity.auc_interval(auc, m, n)
         assert wald[0] <= auc <= wald[1] and score[0] <= auc <= score[1]
-        assert fidelity.auc_interval(auc, m, n) == (min(wald[0], score[0]), max(wald[1], score[1]))
+        assert span[0] <= min(wald[0], score[0]) and span[1] >= max(wald[1], score[1])
+        assert isinstance(span[0], float) and isinstance(span[1], float)
     with pytest.raises(ValueError, match="kind"):
         fidelity.auc_interval(0.8, 20, 180, kind="exact")
+    with pytest.raises(ValueError, match="0 positive"):
+        fidelity.auc_interval(0.8, 0, 180)
     # ranking every negative first is the mirror image: the same interval with the kinds swapped
     low, high = fidelity.auc_interval(0.0, 4, 36)
     mirror = fidelity.auc_interval(1.0, 36, 4)
@@ -85,6 +89,9 @@ def test_records_carry_the_interval_and_say_when_it_spans_the_gate():
     assert not fidelity.spans_gate(many) and fidelity.describe(many).endswith("(majority 0.62)")
     # as a row of model.fidelity_ reads it (NaN where a field is missing)
     assert fidelity.describe({**agreement, "positives": float("nan")}) == fidelity.describe(agreement)
+    unmeasured = {**fidelity.record(0, "similar", "auc", None, 0.5, 60), "fidelity": float("nan"),
+                  "interval": float("nan"), "positives": float("nan")}
+    assert fidelity.describe(unmeasured) == "AUC n/a held-out" and not fidelity.spans_gate(unmeasured)
     consistency = fidelity.record(0, "answer", "consistency", 0.9, 0.5, 30)
     assert fidelity.spans_gate(consistency) == [0.8] and "on 30 texts: spans the 0.8 gate" in fidelity.describe(consistency)
     # a bound that would round onto the gate keeps the digits that show its side
@@ -130,7 +137,8 @@ def test_the_printed_model_marks_exactly_the_auc_signals_whose_interval_spans_th
     gated_spanning = [g for g in model.gated_concepts_ if fidelity.spans_gate(g)]
     assert printed.count("): spans the 0.75 gate") == len(spanning) + len(gated_spanning)
     assert (f"measured on few texts: {len(weighted)} weighted signal{'s' if len(weighted) > 1 else ''} "
-            f"ha{'ve' if len(weighted) > 1 else 's'} a held-out fidelity whose 95% interval spans its gate") in printed
+            f"ha{'ve' if len(weighted) > 1 else 's'} a held-out fidelity whose 95% interval spans "
+            f"{'their' if len(weighted) > 1 else 'its'} gate (marked above") in printed
     assert "spans the 0.75 gate" in model._repr_html_() and "measured on few texts" in model._repr_html_()
 
     path = tmp_path / "m.json"
@@ -146,4 +154,18 @@ def test_with_many_texts_of_each_kind_nothing_is_marked():
     model = ConceptClassifier(max_concepts=4).fit(texts, y)
     assert "spans the" not in str(model) and "measured on few texts" not in str(model)
     aucs = model.fidelity_[model.fidelity_.metric == "auc"]
-    assert aucs.interval.notna().all()
+    assert len(aucs) and aucs.interval.notna().all()
+    assert not any(fidelity.spans_gate(r) for r in model.measurer_.fidelity_)
+
+
+def test_the_last_line_counts_the_weighted_signals_of_every_class_whose_interval_spans_the_gate():
+    texts, y = topics(n_per_class=30)
+    noisy = np.random.RandomState(0).rand(len(y)) < 0.3
+    y = np.where(noisy, np.roll(y, 7), y)   # three classes, a third of the labels moved
+    model = ConceptClassifier(max_concepts=9).fit(texts, y)
+    S, signals = model.n_signals_, list(model.measurer_.signals)
+    weighted = np.abs(model.coef_).sum(axis=0) != 0
+    expected = sum(bool(weighted[r["concept"] * S + signals.index(r["signal"])] and fidelity.spans_gate(r))
+                   for r in model.measurer_.fidelity_)
+    assert model.coef_.shape[0] == 3 and expected >= 1
+    assert f"measured on few texts: {expected} weighted signal" in str(model)

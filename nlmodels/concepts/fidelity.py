@@ -90,6 +90,9 @@ def auc_interval(auc: float, positives: int, negatives: int, level: float = 0.95
     alone 94%, score alone 89%)."""
     if kind not in ("span", "wald", "score"):
         raise ValueError(f"kind must be 'span', 'wald' or 'score'; got {kind!r}")
+    if positives < 1 or negatives < 1:
+        raise ValueError(f"an AUC needs texts of both kinds; got {positives} positive and {negatives} negative")
+    auc = float(auc)
     z = float(norm.ppf(0.5 + level / 2))
     half = z * float(np.sqrt(auc_variance(auc, positives, negatives)))
     wald = max(0.0, auc - half), min(1.0, auc + half)
@@ -152,6 +155,8 @@ def _clears(value: float, gate: float) -> bool:
 def describe(rec: FidelityRecord) -> str:
     """A short phrase a person reads: "AUC 0.91 held-out", "agrees 0.86 (majority 0.62)" ..."""
     metric, value, baseline = rec["metric"], rec["fidelity"], rec["baseline"]
+    if value is not None and not np.isfinite(value):   # NaN in a row of ``model.fidelity_``: not measured
+        value = None
     if metric == "exact":
         return "exact"
     if metric == "defined":

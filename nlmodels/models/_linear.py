@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
-from ..concepts import fidelity
 from ..concepts.fidelity import describe as describe_fidelity
+from ..concepts.fidelity import spans_gate
 from ..embed import SentenceTransformerEmbedder
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
@@ -344,16 +344,15 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         records = getattr(getattr(self, "measurer_", None), "fidelity_", None)
         if not records or not hasattr(self, "coef_"):
             return []
-        weighted = (np.abs(self.coef_).sum(axis=0) != 0).reshape(len(self.concepts_), self.n_signals_)
-        seen, count = {}, 0
-        for r in records:   # a concept's records follow its signals' columns, in order
-            j = seen[r["concept"]] = seen.get(r["concept"], -1) + 1
-            count += bool(weighted[r["concept"], j] and fidelity.spans_gate(r))
+        weighted = np.abs(self.coef_).sum(axis=0) != 0
+        signals = list(self.measurer_.signals)
+        count = sum(bool(weighted[r["concept"] * self.n_signals_ + signals.index(r["signal"])] and spans_gate(r))
+                    for r in records)
         if not count:
             return []
-        return [f"measured on few texts: {count} weighted signal{'s' if count > 1 else ''} ha{'ve' if count > 1 else 's'} "
-                "a held-out fidelity whose 95% interval spans its gate (marked above); more texts would tell "
-                "whether they clear it"]
+        return [f"measured on few texts: {count} weighted signal{'s' if count > 1 else ''} "
+                f"ha{'ve' if count > 1 else 's'} a held-out fidelity whose 95% interval spans {'their' if count > 1 else 'its'} gate (marked "
+                "above, as are any such unweighted signals); more texts would tell whether they clear it"]
 
     def _format(self, rows, header, row_titles, html_out=False):
         if html_out:
