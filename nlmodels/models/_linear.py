@@ -350,9 +350,10 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                     for r in records)
         if not count:
             return []
-        return [f"measured on few texts: {count} weighted signal{'s' if count > 1 else ''} "
-                f"ha{'ve' if count > 1 else 's'} a held-out fidelity whose 95% interval spans {'their' if count > 1 else 'its'} gate (marked "
-                "above, as are any such unweighted signals); more texts would tell whether they clear it"]
+        many = count > 1
+        return [f"measured on few texts: {count} weighted signal{'s' if many else ''} ha{'ve' if many else 's'} a "
+                f"held-out fidelity whose 95% interval spans {'their' if many else 'its'} gate (marked above, as are "
+                "any such unweighted signals); more texts would tell whether they clear it"]
 
     def _format(self, rows, header, row_titles, html_out=False):
         if html_out:

@@ -167,7 +167,7 @@ class EmbeddingMeasurer:
         records = []
         n = len(embeddings)
         for k in range(len(self.concepts_)):
-            n_held_out = int((~np.isnan(held_out[:, k])).sum())
+            scored = ~np.isnan(held_out[:, k])
             for signal in self.signals:
                 if signal == "mentions":
                     records.append(fidelity.record(k, signal, "absent", n_texts=n) if self.prototype_[k]
@@ -175,9 +175,8 @@ class EmbeddingMeasurer:
                 elif not self.probed_[k]:
                     records.append(fidelity.record(k, signal, "unverified", n_texts=n))
                 elif signal == "similar":
-                    positives = int(targets[~np.isnan(held_out[:, k]), k].sum())
                     records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], held_out[:, k]), 0.5,
-                                                   n_held_out, positives))
+                                                   int(scored.sum()), int(targets[scored, k].sum())))
                 else:
                     records.append(fidelity.record(k, signal, "auc", _auc(targets[:, k], cosine[:, k]), 0.5, n,
                                                    int(targets[:, k].sum())))
