@@ -159,9 +159,9 @@ def test_with_many_texts_of_each_kind_nothing_is_marked():
 
 
 def test_the_last_line_counts_the_weighted_signals_of_every_class_whose_interval_spans_the_gate():
-    texts, y = topics(n_per_class=30)
-    noisy = np.random.RandomState(0).rand(len(y)) < 0.3
-    y = np.where(noisy, np.roll(y, 7), y)   # three classes, a third of the labels moved
+    texts, y = topics(n_per_class=20)
+    noisy = np.random.RandomState(0).rand(len(y)) < 0.4
+    y = np.where(noisy, np.roll(y, 7), y)   # three classes, two fifths of the labels moved
     model = ConceptClassifier(max_concepts=9).fit(texts, y)
     S, signals = model.n_signals_, list(model.measurer_.signals)
     weighted = np.abs(model.coef_).sum(axis=0) != 0
@@ -169,3 +169,30 @@ def test_the_last_line_counts_the_weighted_signals_of_every_class_whose_interval
                    for r in model.measurer_.fidelity_)
     assert model.coef_.shape[0] == 3 and expected >= 1
     assert f"measured on few texts: {expected} weighted signal" in str(model)
+
+
+def test_a_phrase_probe_auc_rests_on_every_training_text_each_scored_by_a_probe_fitted_without_it():
+    """Three folds: each training text is scored by the probe fitted on the other two thirds, so the
+    AUC (and its interval) rests on all the texts, not on a held-out third, and no text scores
+    itself (a probe's score on the texts it was fitted on is higher: a memorised phrase)."""
+    from faults import HashEmbedder
+    from nlmodels.concepts import Concept, EmbeddingMeasurer, phrase_matches
+    from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
+    from scipy.special import expit
+
+    texts, y = reviews(90, seed=3)
+    concepts = [Concept("mentions praise", ("great", "wonderful"), "mined"),
+                Concept("mentions the cast", ("cast",), "mined")]
+    E = HashEmbedder(progress=False).encode(texts)
+    measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar", "mentions")).fit(texts, E, concepts)
+    T = phrase_matches(texts, concepts)
+    cross_fitted = held_out_probe_scores(E, T, n_folds=3)
+    W, b = fit_probes(E, T)
+    for k in range(len(concepts)):
+        rec = next(r for r in measurer.fidelity_ if r["concept"] == k and r["signal"] == "similar")
+        assert 0 < T[:, k].sum() < len(texts)
+        assert rec["n_texts"] == len(texts) and rec["positives"] == int(T[:, k].sum())
+        assert rec["fidelity"] == pytest.approx(auc(T[:, k], cross_fitted[:, k]))
+        assert np.allclose(rec["interval"], fidelity.auc_interval(rec["fidelity"], rec["positives"],
+                                                                  len(texts) - rec["positives"]))
+        assert rec["fidelity"] < auc(T[:, k], expit(E @ W[:, k] + b[k]))   # not the probe's own texts

@@ -151,8 +151,8 @@ class EmbeddingMeasurer:
         return self.has_phrases_ | self.prototype_
 
     def _fidelity(self, embeddings, targets, cosine, cross_fitted) -> list[dict]:
-        """``similar``: AUC of the probe for texts that use the phrases, on a third of the training texts
-        held out from a probe fitted on the other two thirds (a prototype: for the texts of its class,
+        """``similar``: AUC of the probe for texts that use the phrases, each training text scored by a
+        probe fitted on the other two thirds (three folds; a prototype: for the texts of its class,
         each training text scored by probes fitted without it, five folds); ``close``: AUC of the
         cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact (a
         prototype has no phrases: ``absent``, never weighted). Written questions (no phrases) have
@@ -161,7 +161,7 @@ class EmbeddingMeasurer:
         held_out = np.full(targets.shape, np.nan)
         if "similar" in self.signals and phrased.any():
             held_out[:, phrased] = held_out_probe_scores(embeddings, targets[:, phrased], C=self.C,
-                                                         n_jobs=self.n_jobs, holdout=True)
+                                                         n_folds=3, n_jobs=self.n_jobs)
         if cross_fitted is not None:
             held_out[:, self.prototype_] = cross_fitted
         records = []
