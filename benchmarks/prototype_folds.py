@@ -27,11 +27,10 @@ import pandas as pd
 from scipy.special import expit
 
 from nlmodels import ConceptClassifier, SentenceTransformerEmbedder
-from nlmodels.concepts.fidelity import AUC_GATE
 from nlmodels.concepts.measurers import embedding
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 
-from run import development_arguments, development_split, leave_one_out_scores
+from run import development_arguments, development_split, estimate_errors, leave_one_out_scores
 
 parser = development_arguments()
 parser.add_argument("--accuracy", action="store_true", help="also fit the whole model both ways")
@@ -79,21 +78,8 @@ for name in args.datasets.split(","):
             fits.append(row)
             print(row, flush=True)
 
-frame = pd.DataFrame(records)
 estimators = ["random folds", "stratified"] + (["leave-one-out"] if args.leave_one_out else [])
-frame = frame.dropna(subset=estimators + ["truth"])
-rows = []
-for name, part in list(frame.groupby("dataset", sort=False)) + [("all", frame)]:
-    entry = {"dataset": name, "probes": len(part)}
-    for how in estimators:
-        error = part[how] - part.truth
-        passes, truly = part[how] >= AUC_GATE, part.truth >= AUC_GATE
-        entry[f"bias, {how}"] = round(error.mean(), 4)
-        entry[f"MAE, {how}"] = round(error.abs().mean(), 4)
-        entry[f"passed, unfaithful ({how})"] = int((passes & ~truly).sum())
-        entry[f"gated, faithful ({how})"] = int((~passes & truly).sum())
-    rows.append(entry)
-print(pd.DataFrame(rows).to_markdown(index=False))
+print(estimate_errors(pd.DataFrame(records), estimators).to_markdown(index=False))
 if fits:
     table = pd.DataFrame(fits)
     print()

@@ -234,6 +234,28 @@ def leave_one_out_scores(X: np.ndarray, targets: np.ndarray, C: float) -> np.nda
     return out
 
 
+def estimate_errors(frame: pd.DataFrame, estimators: list[str], unit: str = "probes") -> pd.DataFrame:
+    """How close each fidelity estimate (a column of ``frame`` per estimator) comes to the ``truth``
+    column (the same probe's AUC on texts it never saw), per ``dataset`` and over all: mean error
+    (bias), mean absolute error, and how often it puts a probe on the wrong side of the AUC gate
+    (passed though its unseen-text AUC is below it; gated though it is not)."""
+    from nlmodels.concepts.fidelity import AUC_GATE
+
+    frame = frame.dropna(subset=estimators + ["truth"])
+    rows = []
+    for name, part in list(frame.groupby("dataset", sort=False)) + [("all", frame)]:
+        entry = {"dataset": name, unit: len(part)}
+        for how in estimators:
+            error = part[how] - part.truth
+            passes, truly = part[how] >= AUC_GATE, part.truth >= AUC_GATE
+            entry[f"bias, {how}"] = round(error.mean(), 4)
+            entry[f"MAE, {how}"] = round(error.abs().mean(), 4)
+            entry[f"passed, unfaithful ({how})"] = int((passes & ~truly).sum())
+            entry[f"gated, faithful ({how})"] = int((~passes & truly).sum())
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
 def run_one(method, name, train, test, args, llm):
     from sklearn.metrics import accuracy_score, f1_score
 

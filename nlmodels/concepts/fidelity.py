@@ -5,7 +5,8 @@ below decides which signals may carry weight. What each measurer measures:
 
 - ``mentions`` (a phrase of the concept occurs): exact by definition; no gate.
 - ``similar`` on a mined phrase concept: ROC AUC, on texts the probe was not fitted on
-  (cross-validated), of the probe's score for recognising texts that use the concept's phrases.
+  (three folds: each training text scored by the probe fitted on the other two thirds), of the
+  probe's score for recognising texts that use the concept's phrases.
   Baseline 0.5 (chance). Gate: AUC >= 0.75.
 - ``similar`` on a prototype concept ("resembles the training texts labelled X"): ROC AUC of the
   probe's score for recognising the texts of class X, each training text scored by probes fitted
