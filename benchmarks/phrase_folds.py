@@ -32,7 +32,7 @@ from nlmodels.concepts.measurers import embedding
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 from nlmodels.concepts.proposers import PhraseProposer, class_bins
 
-from run import development_arguments, development_split, estimate_errors
+from run import accuracy_with, development_arguments, development_split, estimate_errors, fits_table
 
 parser = development_arguments(["sst2", "financial_phrasebank", "emotion", "ag_news", "rotten_tomatoes", "sms_spam"],
                                "11,12,13")
@@ -72,17 +72,9 @@ for name in args.datasets.split(","):
             records.append({"dataset": name, "truth": auc(Ts[:, k], unseen[:, k]),
                             **{how: auc(T[:, k], S[:, k]) for how, S in estimates.items()}})
         if args.accuracy:
-            row = {"dataset": name, "seed": seed}
-            for label, scores in (("held-out third", held_out_third), ("three folds", three_folds)):
-                embedding.held_out_probe_scores = scores
-                try:
-                    start = time.time()
-                    model = ConceptClassifier(embedder=embedder).fit(texts, y)
-                    row[label + " s"] = round(time.time() - start, 1)
-                finally:
-                    embedding.held_out_probe_scores = three_folds
-                row[label] = float(np.mean(model.predict(scored.text.tolist()) == scored.label.astype(str).to_numpy()))
-            fits.append(row)
+            fits.append({"dataset": name, "seed": seed,
+                         **accuracy_with({"held-out third": held_out_third, "three folds": three_folds}, embedder,
+                                         texts, y, scored.text.tolist(), scored.label.astype(str).to_numpy())})
         print(took, flush=True)
 
 print(estimate_errors(pd.DataFrame(records), list(ESTIMATES), unit="concepts").to_markdown(index=False))
@@ -90,8 +82,5 @@ print()
 print(pd.DataFrame(seconds).groupby("dataset", sort=False).mean(numeric_only=True).drop(columns="seed")
       .to_markdown(floatfmt=".2f"))
 if fits:
-    table = pd.DataFrame(fits)
     print()
-    print(table.to_markdown(index=False, floatfmt=".3f"))
-    print()
-    print(table.groupby("dataset", sort=False)[["held-out third", "three folds"]].mean().to_markdown(floatfmt=".4f"))
+    print(fits_table(fits, ["held-out third", "three folds"]))

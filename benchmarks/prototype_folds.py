@@ -20,17 +20,15 @@ fit per text; for samples of a few hundred).
 and prints its accuracy on the scored texts.
 """
 
-import time
-
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from nlmodels import ConceptClassifier, SentenceTransformerEmbedder
+from nlmodels import SentenceTransformerEmbedder
 from nlmodels.concepts.measurers import embedding
 from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
 
-from run import development_arguments, development_split, estimate_errors, leave_one_out_scores
+from run import accuracy_with, development_arguments, development_split, estimate_errors, fits_table, leave_one_out_scores
 
 parser = development_arguments()
 parser.add_argument("--accuracy", action="store_true", help="also fit the whole model both ways")
@@ -65,24 +63,13 @@ for name in args.datasets.split(","):
                                 "stratified": auc(T[:, j], now[:, j]), "leave-one-out": auc(T[:, j], one[:, j]),
                                 "truth": auc(Ts[:, j], unseen[:, j])})
         if args.accuracy:
-            row = {"dataset": name, "seed": seed}
-            for label, folds in (("random folds", random_folds), ("stratified", stratified)):
-                embedding.held_out_probe_scores = folds
-                try:
-                    start = time.time()
-                    model = ConceptClassifier(embedder=embedder).fit(fit.text.tolist(), y)
-                    row[label + " s"] = round(time.time() - start, 1)
-                finally:
-                    embedding.held_out_probe_scores = stratified
-                row[label] = float(np.mean(model.predict(scored.text.tolist()) == ys))
-            fits.append(row)
-            print(row, flush=True)
+            fits.append({"dataset": name, "seed": seed,
+                         **accuracy_with({"random folds": random_folds, "stratified": stratified}, embedder,
+                                         fit.text.tolist(), y, scored.text.tolist(), ys)})
+            print(fits[-1], flush=True)
 
 estimators = ["random folds", "stratified"] + (["leave-one-out"] if args.leave_one_out else [])
 print(estimate_errors(pd.DataFrame(records), estimators).to_markdown(index=False))
 if fits:
-    table = pd.DataFrame(fits)
     print()
-    print(table.to_markdown(index=False, floatfmt=".3f"))
-    print()
-    print(table.groupby("dataset", sort=False)[["random folds", "stratified"]].mean().to_markdown(floatfmt=".4f"))
+    print(fits_table(fits, ["random folds", "stratified"]))

@@ -256,6 +256,33 @@ def estimate_errors(frame: pd.DataFrame, estimators: list[str], unit: str = "pro
     return pd.DataFrame(rows)
 
 
+def accuracy_with(variants: dict, embedder, texts, y, scored_texts, scored_y) -> dict:
+    """The default ``ConceptClassifier()`` fitted once per variant of the embedding measurer's
+    ``held_out_probe_scores`` (``{label: function}``, patched in for that fit only): each one's
+    accuracy on the scored texts and its fit seconds (``label + " s"``)."""
+    from nlmodels import ConceptClassifier
+    from nlmodels.concepts.measurers import embedding
+
+    shipped, row = embedding.held_out_probe_scores, {}
+    for label, scores in variants.items():
+        embedding.held_out_probe_scores = scores
+        try:
+            start = time.time()
+            model = ConceptClassifier(embedder=embedder).fit(list(texts), y)
+            row[label + " s"] = round(time.time() - start, 1)
+        finally:
+            embedding.held_out_probe_scores = shipped
+        row[label] = float(np.mean(model.predict(list(scored_texts)) == np.asarray(scored_y)))
+    return row
+
+
+def fits_table(fits: list[dict], labels: list[str]) -> str:
+    """:func:`accuracy_with`'s rows (with ``dataset`` and ``seed``), then each label's mean per dataset."""
+    table = pd.DataFrame(fits)
+    return (table.to_markdown(index=False, floatfmt=".3f") + "\n\n"
+            + table.groupby("dataset", sort=False)[labels].mean().to_markdown(floatfmt=".4f"))
+
+
 def run_one(method, name, train, test, args, llm):
     from sklearn.metrics import accuracy_score, f1_score
 
