@@ -5,12 +5,15 @@ import json
 
 import numpy as np
 import pytest
+from faults import HashEmbedder
+from scipy.special import expit
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 from textsets import reviews, topics
 
 from nlmodels import ConceptClassifier, load
-from nlmodels.concepts import fidelity
+from nlmodels.concepts import Concept, EmbeddingMeasurer, fidelity, phrase_matches
+from nlmodels.concepts.measurers._probes import auc as probe_auc, fit_probes, held_out_probe_scores
 
 
 @pytest.mark.parametrize("shift, positives, negatives", [(1.19, 20, 180), (0.5, 15, 185), (3.0, 5, 35), (1.19, 180, 20)])
@@ -175,14 +178,8 @@ def test_a_phrase_probe_auc_rests_on_every_training_text_each_scored_by_a_probe_
     """Three folds: each training text is scored by the probe fitted on the other two thirds, so the
     AUC (and its interval) rests on all the texts, not on a held-out third, and no text scores
     itself (a probe's score on the texts it was fitted on is higher: a memorised phrase)."""
-    from faults import HashEmbedder
-    from nlmodels.concepts import Concept, EmbeddingMeasurer, phrase_matches
-    from nlmodels.concepts.measurers._probes import auc, fit_probes, held_out_probe_scores
-    from scipy.special import expit
-
     texts, y = reviews(90, seed=3)
-    concepts = [Concept("mentions praise", ("great", "wonderful"), "mined"),
-                Concept("mentions the cast", ("cast",), "mined")]
+    concepts = [Concept("mentions praise", ("great", "wonderful")), Concept("mentions the cast", ("cast",))]
     E = HashEmbedder(progress=False).encode(texts)
     measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar", "mentions")).fit(texts, E, concepts)
     T = phrase_matches(texts, concepts)
@@ -192,7 +189,7 @@ def test_a_phrase_probe_auc_rests_on_every_training_text_each_scored_by_a_probe_
         rec = next(r for r in measurer.fidelity_ if r["concept"] == k and r["signal"] == "similar")
         assert 0 < T[:, k].sum() < len(texts)
         assert rec["n_texts"] == len(texts) and rec["positives"] == int(T[:, k].sum())
-        assert rec["fidelity"] == pytest.approx(auc(T[:, k], cross_fitted[:, k]))
+        assert rec["fidelity"] == pytest.approx(probe_auc(T[:, k], cross_fitted[:, k]))
         assert np.allclose(rec["interval"], fidelity.auc_interval(rec["fidelity"], rec["positives"],
                                                                   len(texts) - rec["positives"]))
-        assert rec["fidelity"] < auc(T[:, k], expit(E @ W[:, k] + b[k]))   # not the probe's own texts
+        assert rec["fidelity"] < probe_auc(T[:, k], expit(E @ W[:, k] + b[k]))   # not the probe's own texts

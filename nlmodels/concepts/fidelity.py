@@ -84,7 +84,7 @@ def auc_interval(auc: float, positives: int, negatives: int, level: float = 0.95
     Both standard intervals on :func:`auc_variance` fail somewhere, so the one nlmodels reports
     (``kind="span"``) is the span of the two: the Wald interval (``"wald"``: ``auc`` plus or minus
     the normal quantile times the standard error) shrinks to a point at an AUC of 0 or 1, which a
-    phrase probe scored on 4 held-out texts can reach; the score interval (``"score"``: every AUC
+    phrase used by 4 training texts can reach; the score interval (``"score"``: every AUC
     ``t`` whose own standard error puts ``auc`` within reach, as Newcombe 2006 builds it) runs a
     little narrow in the middle. Measured (``benchmarks/fidelity_intervals.py``): on the
     prototypes of 200-text samples the span held the AUC of unseen texts 95% of the time (Wald

@@ -177,11 +177,16 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         return super()._concept_budget(y)
 
     # ------------------------------------------------------------------ the head step
+    def _per_column(self, value) -> np.ndarray:
+        """``value(record)`` of each column's fidelity record, in column order (concept by concept,
+        its signals in the measurer's order)."""
+        records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
+        signals = self.measurer_.signals
+        return np.array([value(records[(k, s)]) for k in range(len(self.concepts_)) for s in signals], dtype=bool)
+
     def _column_gate(self) -> np.ndarray:
         """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
-        passed = {(r["concept"], r["signal"]): r["passed"] for r in self.measurer_.fidelity_}
-        signals = self.measurer_.signals
-        return np.array([passed[(k, s)] is not False for k in range(len(self.concepts_)) for s in signals])
+        return self._per_column(lambda r: r["passed"] is not False)
 
     def _chosen_columns(self) -> np.ndarray:
         """Per column: did the budget's cross-validation leave its concept in the running? Not a
@@ -345,9 +350,7 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         if not records or not hasattr(self, "coef_"):
             return []
         weighted = np.abs(self.coef_).sum(axis=0) != 0
-        signals = list(self.measurer_.signals)
-        count = sum(bool(weighted[r["concept"] * self.n_signals_ + signals.index(r["signal"])] and spans_gate(r))
-                    for r in records)
+        count = int((weighted & self._per_column(lambda r: bool(spans_gate(r)))).sum())
         if not count:
             return []
         many = count > 1
