@@ -5,6 +5,8 @@
 
 With measure="distill" the chat model answers for 100 training texts; predict makes no chat call.
 Run it twice: the second fit is served entirely from the cache (usage shows 0 calls).
+A model too small to write questions (SmolLM2-135M writes an empty list) stops the fit with an error that
+names it and says what to do instead.
 """
 
 import argparse

@@ -89,6 +89,37 @@ def test_regressor_with_chat_model(fresh_cache, fake_llm):
     assert np.corrcoef(model.predict(texts), y)[0, 1] > 0.9
 
 
+def test_a_chat_model_that_writes_no_question_is_named_with_what_to_do(fresh_cache, fake_llm):
+    """Its replies hold no question: the error names the chat model and the rounds, not the texts,
+    before any measurement call; each way out it names then fits."""
+    def writes_none(messages, body):
+        if "yes/no questions" in messages[-1]["content"]:
+            return json.dumps({"questions": ["", "ok?"]})   # nothing of 8 characters or more
+        return answer_review_questions(messages)
+
+    server = fake_llm(writes_none)
+    texts, labels = reviews(30)
+    llm = ChatModel("fake", base_url=server.base_url)
+    with pytest.raises(ValueError, match=r"the chat model 'fake' wrote no usable yes/no question in 2 proposal "
+                                         r"round\(s\).*concepts=\[\.\.\.\].*proposer='phrases'"):
+        ConceptClassifier(llm=llm, measure="llm", n_rounds=2).fit(texts, labels)
+    prompts = [b["messages"][-1]["content"] for _, b in server.requests]
+    assert len(prompts) == 2 and all("yes/no questions" in p for p in prompts)   # no measurement call
+
+    own = ConceptClassifier(llm=llm, measure="llm", n_rounds=2, concepts=["Does the text praise something?"])
+    assert [c.text for c in own.fit(texts, labels).concepts_] == ["Does the text praise something?"]
+    asked = len(server.requests)
+    ConceptClassifier(llm=llm, proposer="phrases", measure="llm").fit(texts, labels)
+    later = [b["messages"][-1]["content"] for _, b in server.requests[asked:]]
+    assert later and not any("yes/no questions" in p for p in later)   # no proposal: the phrases were mined
+    assert all("mentions something like" in p for p in later)          # and the chat model answered them
+
+
+def test_texts_that_give_no_concept_are_still_blamed_on_the_texts(fresh_cache):
+    with pytest.raises(ValueError, match="no concept could be proposed from these texts"):
+        ConceptClassifier(prototypes=False).fit(["a", "b", "c", "d"], ["x", "y", "x", "y"])
+
+
 @pytest.mark.server
 def test_whole_chat_path_against_real_server(fresh_cache, smollm):
     """Propose, measure with "llm" and "distill", refit from cache: SmolLM2 is tiny, so only the
@@ -111,3 +142,22 @@ def test_whole_chat_path_against_real_server(fresh_cache, smollm):
     before = smollm.count()
     distilled.predict(texts[:5])
     assert smollm.count() == before
+
+
+@pytest.mark.server
+def test_proposal_against_real_server_fits_or_names_the_chat_model(fresh_cache, smollm):
+    """Through the real openai client: SmolLM2 is tiny and may write no usable question (for the SMS
+    example's prompt it replies with an empty list); then the error names it, else its questions are
+    the concepts. Either way only the proposal reached the server (measured offline here)."""
+    texts, labels = reviews(24)
+    llm = ChatModel("smollm2", base_url=smollm.base_url, max_tokens=200)
+    model = ConceptClassifier(llm=llm, measure="embedding", prototypes=False, n_rounds=1, questions_per_round=3)
+    before = smollm.count()
+    try:
+        model.fit(texts, labels)
+    except ValueError as error:
+        assert "the chat model 'smollm2' wrote no usable yes/no question in 1 proposal round" in str(error)
+    else:
+        assert all(c.source == "llm" for c in model.concepts_)
+    sent = [body["messages"][-1]["content"] for _, body in smollm.requests[before:]]
+    assert sent and all("yes/no questions" in p for p in sent)   # proposal only (a json_schema try, then json_object)

@@ -120,7 +120,7 @@ class ConceptPipeline(TextEstimatorMixin):
             if self.prototypes != "embedding" and len(np.unique(bins)) <= MANY_CLASSES:   # and from the words
                 concepts += WordPrototypeProposer().propose(texts, bins)
         if not concepts:
-            raise ValueError("no concept could be proposed from these texts (too few or too short?)")
+            raise ValueError(self._nothing_proposed())
         measurer = self._make_measurer()
         if hasattr(measurer, "fit_transform"):   # training scores cross-fitted where a probe learns the labels
             F = measurer.fit_transform(texts, E, concepts, y)
@@ -128,6 +128,15 @@ class ConceptPipeline(TextEstimatorMixin):
             F = measurer.fit(texts, E, concepts, y).transform(texts, E)
         self.measurer_, self.concepts_ = measurer, concepts
         return E, F
+
+    def _nothing_proposed(self) -> str:
+        """Why no concept came to be measured: the chat model wrote none, or the texts gave none."""
+        if self.llm is not None and self.proposer in ("auto", "llm"):
+            return (f"the chat model {getattr(self.llm, 'model', self.llm)!r} wrote no usable yes/no question in "
+                    f"{self.n_rounds} proposal round(s) (an empty list, or none of 8 characters or more), so there is "
+                    "nothing to measure: give questions of your own (concepts=[...]), mine phrases from the texts "
+                    "instead (proposer='phrases'), or use a more capable chat model")
+        return "no concept could be proposed from these texts (too few or too short?)"
 
     def _use_prototypes(self) -> bool:
         """``prototypes``: ``"auto"`` adds them to a classifier measured offline by embeddings."""
