@@ -78,7 +78,12 @@ def test_rule_list_round_trip_predicts_and_explains_the_same(rule_list, tmp_path
     assert [c["text"] for c in doc["concepts"]] == [c.text for c in rule_list.concepts_]
     assert "weights" not in doc["concepts"][0] and doc["measurer"]["type"] == "embedding"
     for rule, line in zip(doc["head"]["rules"], str(rule_list).splitlines()[1:]):
-        assert f"{rule['text']} THEN {rule['label']} " in line and f"{rule['n_covered']} training texts" in line
+        shown = rule["text"]   # the printed line puts each condition's check after its cut
+        for c in rule["conditions"]:
+            cut = f"({c['signal']}: {'yes' if c['above'] else 'no'}" if c["binary"] else \
+                f"({c['signal']} {'>=' if c['above'] else '<'} {c['threshold']:g}"
+            shown = shown.replace(f"{c['name']} {cut})", f"{c['name']} {cut}; {c['check']})")
+        assert f"{shown} THEN {rule['label']} " in line and f"{rule['n_covered']} training texts" in line
     assert doc["head"]["default"]["label"] == rule_list.default_
     assert doc["training_data"]["n_texts"] == 80 and doc["edits"] == []
 

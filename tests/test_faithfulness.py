@@ -13,7 +13,7 @@ import pytest
 from answer_server import AnswerServer, answers_available, load_answers, split
 from textsets import reviews, topics
 
-from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, RuleListClassifier, load
+from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier, RuleListClassifier, load
 from nlmodels.concepts import fidelity, phrase_matches
 from nlmodels.concepts.fidelity import AGREEMENT_GATE, AUC_GATE, MARGIN_GATE
 from nlmodels.data import load_sms_spam_sample
@@ -163,6 +163,35 @@ def test_rule_labels_are_the_majority_of_the_training_texts_they_cover():
     if left.any():
         labels, counts = np.unique(y[left], return_counts=True)
         assert model.default_ == labels[np.argmax(counts)]
+
+
+def _conditions(model):
+    """Every condition a fitted rule list or tree tests."""
+    if isinstance(model, RuleListClassifier):
+        return [c for rule in model.rules_ for c in rule.conditions]
+    return [model._condition(node, True) for node in range(len(model.node_column_)) if model.node_column_[node] >= 0]
+
+
+@pytest.mark.parametrize("make", [lambda: RuleListClassifier(max_rules=4), lambda: ConceptTreeClassifier(max_depth=2)])
+def test_rules_test_only_measurements_that_passed_their_gate_and_print_each_check(make, tmp_path):
+    """As a linear head gives a gated signal no weight, a rule or a tree never tests one, and every
+    printed condition says how its measurement was checked."""
+    data = load_sms_spam_sample()
+    model = make().fit(data.text, data.label)
+    records = {(r["concept"], r["signal"]): r for r in model.measurer_.fidelity_}
+    conditions = _conditions(model)
+    assert conditions
+    for c in conditions:
+        assert records[(c.concept, c.signal)]["passed"] is not False, c
+    printed, names = str(model), model.concept_names()
+    for c in conditions:
+        assert c.describe(names, model._checks()) in printed
+        assert f"; {fidelity.describe(records[(c.concept, c.signal)])})" in c.describe(names, model._checks())
+    assert model.n_gated_signals_ > 0 and f"never tested: {model.n_gated_signals_} candidate signals" in printed
+    assert set(model.fidelity_.concept) == set(names)
+    model.to_json(tmp_path / "m.json")
+    again = load(tmp_path / "m.json")
+    assert str(again) == printed and again.n_gated_signals_ == model.n_gated_signals_
 
 
 # ---------------------------------------------------------------- the chat path on recorded answers

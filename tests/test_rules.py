@@ -55,13 +55,15 @@ def test_rule_list_fits_binary_and_predicts_from_its_rules(rule_model):
 def test_printed_rules_are_the_rules_predict_uses(rule_model):
     model, texts, labels = rule_model
     printed = str(model).splitlines()
+    if printed[-1].startswith("not measured faithfully, so never tested: "):   # signals no rule may test
+        printed = printed[:-1]
     assert printed[0].startswith("RuleListClassifier:")
     assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")
     names = model.concept_names()
     for line, rule in zip(printed[1:], model.rules_):
-        assert rule.describe(names) in line and f"THEN {rule.label} " in line
-        for c in rule.conditions:
-            shown = re.search(re.escape(names[c.concept]) + r" \((\w+) (>=|<) ([0-9.]+)\)", line)
+        assert rule.describe(names, model._checks()) in line and f"THEN {rule.label} " in line
+        for c in rule.conditions:   # the cut, then how the measurement was checked
+            shown = re.search(re.escape(names[c.concept]) + r" \((\w+) (>=|<) ([0-9.]+); [^)]+\)", line)
             if not c.binary:
                 assert shown is not None and float(shown.group(3)) == c.threshold  # exact, not rounded for show
     # precision and coverage are counted on the training texts, in list order
@@ -233,6 +235,14 @@ def test_chat_model_tree_with_embedding_measure_makes_only_proposal_calls(fresh_
     tree.predict(texts)
     assert server.count() == 2  # questions are measured by embedding: predict makes no chat call
     assert len(tree.proposed_rules_) == 2
+    # a written question measured by its cosine has no ground truth offline: its splits say so
+    splits = [tree._condition(node, True) for node in range(len(tree.node_column_)) if tree.node_column_[node] >= 0]
+    assert splits and all(f"{c.signal} >= {c.threshold:g}; unverified)" in str(tree) for c in splits)
+    assert set(tree.fidelity_.query("signal == 'similar'").metric) == {"unverified"}
+
+    llm_measured = RuleListClassifier(llm=ChatModel("fake", base_url=server.base_url), measure="llm",
+                                      n_rounds=1).fit(texts, labels)
+    assert "; the chat model's answer)" in str(llm_measured)   # its answers define the concept
 
 
 @pytest.mark.server

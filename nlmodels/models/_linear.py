@@ -177,17 +177,6 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         return super()._concept_budget(y)
 
     # ------------------------------------------------------------------ the head step
-    def _per_column(self, value) -> np.ndarray:
-        """``value(record)`` of each column's fidelity record, in column order (concept by concept,
-        its signals in the measurer's order)."""
-        records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
-        signals = self.measurer_.signals
-        return np.array([value(records[(k, s)]) for k in range(len(self.concepts_)) for s in signals], dtype=bool)
-
-    def _column_gate(self) -> np.ndarray:
-        """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
-        return self._per_column(lambda r: r["passed"] is not False)
-
     def _chosen_columns(self) -> np.ndarray:
         """Per column: did the budget's cross-validation leave its concept in the running? Not a
         mined phrase concept when it chose the prototypes alone (``mined_phrases``: False)."""
@@ -247,21 +236,6 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
                                          for c in np.unique(y)}
             out.append(entry)
         return out
-
-    @property
-    def fidelity_(self) -> pd.DataFrame:
-        """One row per weighted concept and signal: how its measurement was checked on held-out
-        texts (``metric``: auc, agreement, consistency, exact, defined, unverified), the figure,
-        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity);
-        for an AUC, how many of those texts were positive and its 95% ``interval`` (NaN elsewhere)."""
-        check_is_fitted(self, "measurer_")
-        names = self.concept_names()
-        rows = [{"concept": names[r["concept"]], "measured_by": self.measurer_.name, **{
-            k: v for k, v in r.items() if k != "concept"}} for r in self.measurer_.fidelity_]
-        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed",
-                   "positives", "interval"]
-        frame = pd.DataFrame(rows)
-        return frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
 
     @property
     def chat_calls_per_text_(self) -> int:

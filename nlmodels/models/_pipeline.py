@@ -11,7 +11,9 @@ import re
 from datetime import datetime, timezone
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit, softmax
+from sklearn.utils.validation import check_is_fitted
 
 from .._codec import plain_label
 from .._validation import check_texts
@@ -224,6 +226,32 @@ class ConceptPipeline(TextEstimatorMixin):
 
     def _groups(self, n_concepts):
         return np.repeat(np.arange(n_concepts), self.n_signals_)
+
+    def _per_column(self, value, dtype=bool) -> np.ndarray:
+        """``value(record)`` of each column's fidelity record, in column order (concept by concept,
+        its signals in the measurer's order)."""
+        records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
+        signals = self.measurer_.signals
+        return np.array([value(records[(k, s)]) for k in range(len(self.concepts_)) for s in signals], dtype=dtype)
+
+    def _column_gate(self) -> np.ndarray:
+        """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
+        return self._per_column(lambda r: r["passed"] is not False)
+
+    @property
+    def fidelity_(self) -> pd.DataFrame:
+        """One row per concept the model uses and signal: how its measurement was checked on held-out
+        texts (``metric``: auc, agreement, consistency, exact, defined, unverified), the figure,
+        its baseline, the texts used and whether it passed the gate (see nlmodels.concepts.fidelity);
+        for an AUC, how many of those texts were positive and its 95% ``interval`` (NaN elsewhere)."""
+        check_is_fitted(self, "measurer_")
+        names = self.concept_names()
+        rows = [{"concept": names[r["concept"]], "measured_by": self.measurer_.name, **{
+            k: v for k, v in r.items() if k != "concept"}} for r in self.measurer_.fidelity_]
+        columns = ["concept", "signal", "measured_by", "metric", "fidelity", "baseline", "n_texts", "passed",
+                   "positives", "interval"]
+        frame = pd.DataFrame(rows)
+        return frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
 
     def _keep(self, used_columns):
         """Drop concepts that carry no weight, in the measurer too (so predict measures only those)."""

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._codec import encode_array, label_text, plain, plain_label
 from .._validation import check_texts_labels
 from ..concepts import RuleProposer
+from ..concepts.fidelity import describe as describe_fidelity
 from ._contract import CONCEPT_PIPELINE, non_negative_int
 from ._document import to_json
 from ._pipeline import PARAMETERS_DOC, ConceptPipeline, drop_param_doc
@@ -48,10 +49,13 @@ class Condition:
         x = F[:, self.column]
         return x >= self.threshold if self.above else x < self.threshold
 
-    def describe(self, names) -> str:
+    def describe(self, names, checks=None) -> str:
+        """The condition as printed; with ``checks`` (per column, how its measurement was checked)
+        that check follows the cut: ``(similar >= 0.42; AUC 0.91 held-out)``."""
+        note = "" if checks is None else f"; {checks[self.column]}"
         if self.binary:
-            return f"{names[self.concept]} ({self.signal}: {'yes' if self.above else 'no'})"
-        return f"{names[self.concept]} ({self.signal} {'>=' if self.above else '<'} {_num(self.threshold)})"
+            return f"{names[self.concept]} ({self.signal}: {'yes' if self.above else 'no'}{note})"
+        return f"{names[self.concept]} ({self.signal} {'>=' if self.above else '<'} {_num(self.threshold)}{note})"
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,8 @@ class Rule:
             fires &= c.holds(F)
         return fires
 
-    def describe(self, names) -> str:
-        return " AND ".join(c.describe(names) for c in self.conditions)
+    def describe(self, names, checks=None) -> str:
+        return " AND ".join(c.describe(names, checks) for c in self.conditions)
 
 
 _PROPOSED_COLUMNS = ["condition", "label", "signal", "threshold", "n_covered", "precision", "in_model"]
@@ -171,6 +175,25 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
         self._record_training(texts, y)
         return F, y
 
+    def _usable_columns(self) -> np.ndarray:
+        """Per column: may a rule test it? Not when its measurement failed its fidelity gate (as a
+        linear head gives such a column no weight); the count left out is kept in ``n_gated_signals_``."""
+        allowed = self._column_gate()
+        self.n_gated_signals_ = int((~allowed).sum())
+        return allowed
+
+    def _checks(self) -> np.ndarray:
+        """Per column, how its measurement was checked, as the printed model says it."""
+        return self._per_column(describe_fidelity, dtype=object)
+
+    def _gated_line(self) -> list[str]:
+        """The printed model's last line where signals were left out for failing their fidelity gate."""
+        n = getattr(self, "n_gated_signals_", 0)   # older files: not recorded
+        if not n:
+            return []
+        return [f"not measured faithfully, so never tested: {n} candidate signal{'s' if n > 1 else ''} whose "
+                "held-out check fell below its gate"]
+
     def _binary_columns(self, F) -> np.ndarray:
         return np.array([np.isin(np.unique(F[:, j]), (0.0, 1.0)).all() for j in range(F.shape[1])])
 
@@ -196,7 +219,7 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ JSON (nlmodels.models._document)
     _FITTED = "classes_"  # the attribute whose presence marks a fitted head
-    _ATTRIBUTES = ("coarse_groups_per_class_",)  # plain fitted values carried over as they are
+    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_")  # plain fitted values carried over as they are
 
     def to_json(self, path=None):
         """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""

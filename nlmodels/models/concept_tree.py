@@ -67,11 +67,13 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
     def fit(self, X, y):
         F, y = self._fit_concepts(X, y)
         yi = np.searchsorted(self.classes_, y)
+        usable = np.flatnonzero(self._usable_columns())   # a measurement that failed its gate is never tested
+        tested = F[:, usable] if len(usable) else np.zeros((len(F), 1))   # none: a tree of one leaf
         self.tree_ = DecisionTreeClassifier(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                                            random_state=self.random_state).fit(F, yi)
+                                            random_state=self.random_state).fit(tested, yi)
         t = self.tree_.tree_
         left, right = t.children_left.copy(), t.children_right.copy()
-        column = np.where(left >= 0, t.feature, -1)
+        column = np.where(left >= 0, usable[np.maximum(t.feature, 0)] if len(usable) else -1, -1)
         # Rounded thresholds, a text going right when its score is >= the threshold (sklearn: > the
         # unrounded one); node counts are recounted with exactly these rules.
         threshold = np.where(left >= 0, np.round(t.threshold, 3), np.nan)
@@ -200,7 +202,7 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
 
     def __str__(self):
         check_is_fitted(self, "node_counts_")
-        names = self.concept_names()
+        names, checks = self.concept_names(), self._checks()
         lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves")]
 
         def walk(node, indent):
@@ -211,10 +213,10 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
                 lines.append(f"{pad}THEN {label_text(self.classes_[int(np.argmax(c))])}"
                              f"   (precision {precision:.2f}, {int(c.sum())} training texts)")
                 return
-            lines.append(f"{pad}IF {self._condition(node, True).describe(names)}")
+            lines.append(f"{pad}IF {self._condition(node, True).describe(names, checks)}")
             walk(self.node_right_[node], indent + 1)
             lines.append(f"{pad}ELSE")
             walk(self.node_left_[node], indent + 1)
 
         walk(0, 0)
-        return "\n".join(lines)
+        return "\n".join(lines + self._gated_line())

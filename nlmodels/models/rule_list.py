@@ -114,6 +114,8 @@ class RuleListClassifier(RuleConceptModel):
         yi = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
         columns, cuts = candidate_cuts(F, self.n_thresholds)
+        usable = self._usable_columns()[columns]   # a measurement that failed its gate is never tested
+        columns, cuts = columns[usable], cuts[usable]
         B = (F[:, columns] >= cuts).astype(np.float32)
         min_support = int(min(self.min_support, max(1, len(y) // 10)))
         found, self.alpha_ = learn_rule_list(B, yi, K, max_rules=self.max_rules, alphas=_ALPHAS,
@@ -155,15 +157,16 @@ class RuleListClassifier(RuleConceptModel):
         self.rules_ = rules
 
     _FITTED = "rules_"
-    _ATTRIBUTES = ("coarse_groups_per_class_", "alpha_")
+    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_", "alpha_")
     _HEAD = "rule_list"
 
     def _head_state(self) -> dict:
-        names = self.concept_names()
+        names, checks = self.concept_names(), self._checks()
         rules = []
         for rule in self.rules_:
             conditions = [{"concept": c.concept, "name": names[c.concept], "signal": c.signal, "column": c.column,
-                           "threshold": c.threshold, "above": c.above, "binary": c.binary} for c in rule.conditions]
+                           "threshold": c.threshold, "above": c.above, "binary": c.binary,
+                           "check": str(checks[c.column])} for c in rule.conditions]
             rules.append({"text": rule.describe(names), "conditions": conditions, "label": plain_label(rule.label),
                           "label_index": self._class_index(rule.label),
                           "class_counts": [int(v) for v in rule.class_counts], "n_covered": rule.n_covered,
@@ -229,10 +232,10 @@ class RuleListClassifier(RuleConceptModel):
 
     def __str__(self):
         check_is_fitted(self, "rules_")
-        names = self.concept_names()
+        names, checks = self.concept_names(), self._checks()
         lines = [self._header(f"{len(self.rules_)} rules")]
         for i, rule in enumerate(self.rules_):
-            lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {rule.describe(names)} THEN {label_text(rule.label)}"
+            lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {rule.describe(names, checks)} THEN {label_text(rule.label)}"
                          f"   (precision {rule.precision:.2f}, {rule.n_covered} training texts)")
         n, p = int(self.default_counts_.sum()), self.default_counts_.max() / max(self.default_counts_.sum(), 1)
         lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {label_text(self.default_)}"
@@ -241,7 +244,7 @@ class RuleListClassifier(RuleConceptModel):
         if never:
             shown = ", ".join(label_text(c) for c in never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
             lines.append(f"never predicted: {len(never)} of {len(self.classes_)} classes ({shown})")
-        return "\n".join(lines)
+        return "\n".join(lines + self._gated_line())
 
 
 # ----------------------------------------------------------------------------------------- tree
