@@ -113,6 +113,10 @@ def test_question_embedder_in_a_pipeline():
     assert names[0].endswith("[similar]") and names[1].endswith("[mentions]")
     scores = embedder.transform(texts)
     assert scores.min() >= 0 and scores.max() <= 1
+    # no head chooses here: every column is output, and fidelity_ says how each was checked
+    checks = embedder.fidelity_
+    assert [f"{c} [{s}]" for c, s in zip(checks.concept, checks.signal)] == list(names)
+    assert checks.passed.isin([True, False]).all() and (checks[checks.signal == "similar"].metric == "auc").all()
 
 
 @pytest.mark.parametrize(

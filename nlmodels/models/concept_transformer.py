@@ -43,6 +43,11 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
         Each column's training mean, which replaces a missing score (a failed chat call).
     groups_per_class_ : int
         Phrase groups mined per class (offline proposer).
+    fidelity_ : DataFrame
+        One row per output column: how its measurement was checked on held-out texts and whether it
+        passed its gate (see nlmodels.concepts.fidelity). No head chooses here, so a column that failed
+        is output too: keep ``fidelity_.passed != False`` columns before a model that should only see
+        faithful ones.
 
     Examples
     --------
