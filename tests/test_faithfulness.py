@@ -317,6 +317,13 @@ def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path):
     old = load(path)
     assert "training support and fidelity not recorded" in str(old) and old.fidelity_.empty
 
+    rules = json.loads(RuleListClassifier(max_rules=3).fit(texts, y).to_json())   # a rule list of then
+    rules["measurer"].pop("fidelity", None)
+    rules["attributes"].pop("n_gated_signals_", None)
+    path.write_text(json.dumps(rules))
+    printed = str(load(path))
+    assert "; fidelity not recorded)" in printed and "never tested" not in printed
+
 
 def test_refit_head_on_new_texts_prints_their_class_shares():
     texts, y = reviews(80)

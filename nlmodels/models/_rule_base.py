@@ -184,6 +184,8 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
 
     def _checks(self) -> np.ndarray:
         """Per column, how its measurement was checked, as the printed model says it."""
+        if not self.measurer_.fidelity_:   # a model file written before fidelity was recorded
+            return np.full(len(self.concepts_) * self.n_signals_, "fidelity not recorded", dtype=object)
         return self._per_column(describe_fidelity, dtype=object)
 
     def _gated_line(self) -> list[str]:
