@@ -5,6 +5,7 @@
     python benchmarks/faithfulness.py --no-offline       # only the chat path (recorded answers)
     python benchmarks/faithfulness.py --write            # also replace the table in docs/faithfulness.md
     python benchmarks/faithfulness.py --no-chat --train-size 200 --datasets sst2,emotion   # few labels
+    python benchmarks/faithfulness.py --rules            # rule lists and trees, with the gate and without
 
 For each fitted model it counts, independently of the model's own bookkeeping:
 
@@ -14,6 +15,12 @@ For each fitted model it counts, independently of the model's own bookkeeping:
   recorded chat-model answers);
 - **weighted below the gate**: weighted columns whose measurement failed its fidelity gate;
 - accuracy on the test split, chat calls per predicted text, concepts gated.
+
+``--rules`` prints a second table instead: ``RuleListClassifier()`` and ``ConceptTreeClassifier()``
+on the same six datasets, each fitted as shipped and once more with the gate patched off (every
+score column a candidate, as before 2026-12-07), with the number of printed conditions and of those
+that test a measurement whose fidelity failed its gate (from the measurer's records, not from the
+model's count), and the test accuracy.
 
 Offline rows: ``ConceptClassifier()`` (30 concepts) fitted on ``train.csv`` of six shared datasets,
 scored on ``test.csv``; "before" is docs/benchmarks.md at commit 36ce386 (the same splits).
@@ -94,6 +101,41 @@ def offline_row(name: str, train_size: int | None = None) -> dict:
             "calls_per_text": model.chat_calls_per_text_, "fit_s": round(fit_s, 1)}
 
 
+def rule_rows(name: str) -> list[dict]:
+    """A rule list and a tree, each with the fidelity gate and with it patched off."""
+    from run import load
+
+    from nlmodels import ConceptTreeClassifier, RuleListClassifier
+    from nlmodels.models._rule_base import RuleConceptModel
+
+    train, test = load(DATA, name, quick=False)
+    texts, y = train.text.tolist(), train.label.to_numpy()
+    shipped, rows = RuleConceptModel._usable_columns, []
+
+    def every_column(model):   # before 2026-12-07: no column left out
+        model.n_gated_signals_ = 0
+        return np.ones(len(model.concepts_) * model.n_signals_, bool)
+
+    for make in (RuleListClassifier, ConceptTreeClassifier):
+        for gate in (True, False):
+            RuleConceptModel._usable_columns = shipped if gate else every_column
+            try:
+                model = make().fit(texts, y)
+            finally:
+                RuleConceptModel._usable_columns = shipped
+            if isinstance(model, RuleListClassifier):
+                conditions = [c for rule in model.rules_ for c in rule.conditions]
+            else:
+                conditions = [model._condition(node, True) for node in range(len(model.node_column_))
+                              if model.node_column_[node] >= 0]
+            passed = {(r["concept"], r["signal"]): r["passed"] for r in model.measurer_.fidelity_}
+            rows.append({"model": make.__name__, "gate": "yes" if gate else "no (before)", "dataset": name,
+                         "accuracy": round(float(np.mean(model.predict(test.text.tolist()) == test.label.to_numpy())), 3),
+                         "conditions": len(conditions),
+                         "below_gate": sum(passed[(c.concept, c.signal)] is False for c in conditions)})
+    return rows
+
+
 def chat_row(name: str, measure: str, **options) -> dict:
     from answer_server import AnswerServer, load_answers, split
 
@@ -133,8 +175,16 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="replace the table in docs/faithfulness.md")
     parser.add_argument("--train-size", type=int, help="offline rows: fit on a stratified sample of this many "
                         "training texts (seed 0, as benchmarks/run.py --train-size)")
+    parser.add_argument("--rules", action="store_true", help="only the rule-list and tree table, with and "
+                        "without the gate")
     args = parser.parse_args(argv)
     os.environ.setdefault("NLMODELS_CACHE_DIR", tempfile.mkdtemp(prefix="nlmodels-faithfulness-"))
+    if args.rules:
+        rows = [row for name in args.datasets.split(",") for row in rule_rows(name)]
+        frame = pd.DataFrame(rows)
+        print(frame.to_markdown(index=False))
+        print("\n" + frame.groupby(["model", "gate"])[["conditions", "below_gate"]].sum().to_markdown())
+        return 0
     rows = []
     if not args.no_offline:
         for name in args.datasets.split(","):
