@@ -247,6 +247,26 @@ def test_distill_weights_only_probes_that_agree_with_the_chat_model_on_held_out_
 
 
 @needs_answers
+def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_model(fresh_cache):
+    """On a capable model's recorded answers (shared/llm_answers, financial_phrasebank): most distilled
+    probes fail the agreement gate (18 of 20), and no rule or split tests one; each condition prints
+    its agreement. (On sst2 all 20 fail, and the list is its ELSE alone, as ConceptClassifier is its
+    intercept alone.)"""
+    server = AnswerServer(["financial_phrasebank"])
+    texts, y = split("financial_phrasebank", "train")
+    for make in (RuleListClassifier, ConceptTreeClassifier):
+        model = make(llm=_chat(server), measure="distill", n_distill=200, n_proposed_rules=0).fit(texts, y)
+        assert server.missing == []
+        assert model.n_gated_signals_ >= 5
+        records = {(r["concept"], r["signal"]): r for r in model.measurer_.fidelity_}
+        conditions = _conditions(model)
+        assert conditions and all(records[(c.concept, c.signal)]["passed"] is True for c in conditions)
+        checks = model._checks()
+        assert all(checks[c.column].startswith("agrees ") and checks[c.column] in str(model) for c in conditions)
+    server.close()
+
+
+@needs_answers
 def test_distill_with_gated_llm_asks_only_the_gated_questions_at_predict(answers):
     texts, y = split("sst2", "train")
     model = ConceptClassifier(_chat(answers), measure="distill", gated="llm", max_concepts=10).fit(texts, y)
