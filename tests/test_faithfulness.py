@@ -250,8 +250,8 @@ def test_distill_weights_only_probes_that_agree_with_the_chat_model_on_held_out_
 def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_model(fresh_cache):
     """On a capable model's recorded answers (shared/llm_answers, financial_phrasebank): most distilled
     probes fail the agreement gate (18 of 20), and no rule or split tests one; each condition prints
-    its agreement. (On sst2 all 20 fail, and the list is its ELSE alone, as ConceptClassifier is its
-    intercept alone.)"""
+    its agreement. On sst2 all 20 fail: the list is its ELSE alone (as ConceptClassifier is its
+    intercept alone), and its header counts no concept."""
     server = AnswerServer(["financial_phrasebank"])
     texts, y = split("financial_phrasebank", "train")
     for make in (RuleListClassifier, ConceptTreeClassifier):
@@ -263,6 +263,15 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
         assert conditions and all(records[(c.concept, c.signal)]["passed"] is True for c in conditions)
         checks = model._checks()
         assert all(checks[c.column].startswith("agrees ") and checks[c.column] in str(model) for c in conditions)
+    server.close()
+
+    server = AnswerServer(["sst2"])   # every distilled probe fails: nothing is tested, and the header counts none
+    texts, y = split("sst2", "train")
+    for make, shape in ((RuleListClassifier, "0 rules over 0 concepts"), (ConceptTreeClassifier, "1 leaves over 0 concepts")):
+        printed = str(make(llm=_chat(server), measure="distill", n_distill=200, n_proposed_rules=0).fit(texts, y))
+        assert shape in printed.splitlines()[0]
+        assert printed.splitlines()[-1] == ("not measured faithfully, so never tested: 20 candidate signals whose "
+                                            "held-out check fell below its gate")
     server.close()
 
 

@@ -203,7 +203,8 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
     def __str__(self):
         check_is_fitted(self, "node_counts_")
         names, checks = self.concept_names(), self._checks()
-        lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves")]
+        splits = [self._condition(node, True) for node in np.flatnonzero(self.node_column_ >= 0)]
+        lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves", splits)]
 
         def walk(node, indent):
             pad = "    " * indent

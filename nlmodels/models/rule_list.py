@@ -233,7 +233,7 @@ class RuleListClassifier(RuleConceptModel):
     def __str__(self):
         check_is_fitted(self, "rules_")
         names, checks = self.concept_names(), self._checks()
-        lines = [self._header(f"{len(self.rules_)} rules")]
+        lines = [self._header(f"{len(self.rules_)} rules", [c for rule in self.rules_ for c in rule.conditions])]
         for i, rule in enumerate(self.rules_):
             lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {rule.describe(names, checks)} THEN {label_text(rule.label)}"
                          f"   (precision {rule.precision:.2f}, {rule.n_covered} training texts)")
