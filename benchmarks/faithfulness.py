@@ -123,11 +123,7 @@ def rule_rows(name: str) -> list[dict]:
                 model = make().fit(texts, y)
             finally:
                 RuleConceptModel._usable_columns = shipped
-            if isinstance(model, RuleListClassifier):
-                conditions = [c for rule in model.rules_ for c in rule.conditions]
-            else:
-                conditions = [model._condition(node, True) for node in range(len(model.node_column_))
-                              if model.node_column_[node] >= 0]
+            conditions = model._conditions()
             passed = {(r["concept"], r["signal"]): r["passed"] for r in model.measurer_.fidelity_}
             rows.append({"model": make.__name__, "gate": "yes" if gate else "no (before)", "dataset": name,
                          "accuracy": round(float(np.mean(model.predict(test.text.tolist()) == test.label.to_numpy())), 3),

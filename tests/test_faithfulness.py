@@ -165,13 +165,6 @@ def test_rule_labels_are_the_majority_of_the_training_texts_they_cover():
         assert model.default_ == labels[np.argmax(counts)]
 
 
-def _conditions(model):
-    """Every condition a fitted rule list or tree tests."""
-    if isinstance(model, RuleListClassifier):
-        return [c for rule in model.rules_ for c in rule.conditions]
-    return [model._condition(node, True) for node in range(len(model.node_column_)) if model.node_column_[node] >= 0]
-
-
 @pytest.mark.parametrize("make", [lambda: RuleListClassifier(max_rules=4), lambda: ConceptTreeClassifier(max_depth=2)])
 def test_rules_test_only_measurements_that_passed_their_gate_and_print_each_check(make, tmp_path):
     """As a linear head gives a gated signal no weight, a rule or a tree never tests one, and every
@@ -179,7 +172,7 @@ def test_rules_test_only_measurements_that_passed_their_gate_and_print_each_chec
     data = load_sms_spam_sample()
     model = make().fit(data.text, data.label)
     records = {(r["concept"], r["signal"]): r for r in model.measurer_.fidelity_}
-    conditions = _conditions(model)
+    conditions = model._conditions()
     assert conditions
     for c in conditions:
         assert records[(c.concept, c.signal)]["passed"] is not False, c
@@ -259,7 +252,7 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
         assert server.missing == []
         assert model.n_gated_signals_ >= 5
         records = {(r["concept"], r["signal"]): r for r in model.measurer_.fidelity_}
-        conditions = _conditions(model)
+        conditions = model._conditions()
         assert conditions and all(records[(c.concept, c.signal)]["passed"] is True for c in conditions)
         checks = model._checks()
         assert all(checks[c.column].startswith("agrees ") and checks[c.column] in str(model) for c in conditions)

@@ -236,7 +236,7 @@ def test_chat_model_tree_with_embedding_measure_makes_only_proposal_calls(fresh_
     assert server.count() == 2  # questions are measured by embedding: predict makes no chat call
     assert len(tree.proposed_rules_) == 2
     # a written question measured by its cosine has no ground truth offline: its splits say so
-    splits = [tree._condition(node, True) for node in range(len(tree.node_column_)) if tree.node_column_[node] >= 0]
+    splits = tree._conditions()
     assert splits and all(f"{c.signal} >= {c.threshold:g}; unverified)" in str(tree) for c in splits)
     assert set(tree.fidelity_.query("signal == 'similar'").metric) == {"unverified"}
 

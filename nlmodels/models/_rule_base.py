@@ -204,10 +204,14 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
             used = set(self.concept_names())
             self.proposed_rules_["in_model"] = self.proposed_rules_.condition.isin(used)
 
-    def _header(self, what: str, tested) -> str:
-        """The first printed line; ``tested``: the conditions, so the count is of the concepts they test
-        (a model without any keeps one concept only so that its measurer stays well-formed)."""
-        n = len({c.concept for c in tested})
+    def _conditions(self) -> list[Condition]:
+        """Every condition the fitted model tests (the rules' conditions, the tree's splits)."""
+        raise NotImplementedError
+
+    def _header(self, what: str) -> str:
+        """The first printed line; it counts the concepts the conditions test (a model without any
+        keeps one concept only so that its measurer stays well-formed)."""
+        n = len({c.concept for c in self._conditions()})
         return (f"{type(self).__name__}: {what} over {n} concept{'s' if n != 1 else ''}, measured by "
                 f"{self.measurer_.name}; classes {', '.join(label_text(c) for c in self.classes_)}")
 

@@ -172,6 +172,10 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         return Condition(j // S, self.measurer_.signals[j % S], j, float(self.node_threshold_[node]), right,
                          bool(self.binary_columns_[j]))
 
+    def _conditions(self) -> list[Condition]:
+        """Each split, as the condition that sends a text right."""
+        return [self._condition(node, True) for node in np.flatnonzero(self.node_column_ >= 0)]
+
     def paths(self) -> dict[int, str]:
         """Each leaf's path from the root, as conditions joined by AND."""
         names = self.concept_names()
@@ -203,8 +207,7 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
     def __str__(self):
         check_is_fitted(self, "node_counts_")
         names, checks = self.concept_names(), self._checks()
-        splits = [self._condition(node, True) for node in np.flatnonzero(self.node_column_ >= 0)]
-        lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves", splits)]
+        lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves")]
 
         def walk(node, indent):
             pad = "    " * indent

@@ -211,6 +211,9 @@ class RuleListClassifier(RuleConceptModel):
         labels = np.array([r.label for r in self.rules_] + [self.default_], dtype=self.classes_.dtype)
         return labels[self._which_rule(self._measure(X))]
 
+    def _conditions(self) -> list[Condition]:
+        return [c for rule in self.rules_ for c in rule.conditions]
+
     def rule_texts(self) -> list[str]:
         """Each rule's condition as printed, then "ELSE" for the final rule."""
         names = self.concept_names()
@@ -233,7 +236,7 @@ class RuleListClassifier(RuleConceptModel):
     def __str__(self):
         check_is_fitted(self, "rules_")
         names, checks = self.concept_names(), self._checks()
-        lines = [self._header(f"{len(self.rules_)} rules", [c for rule in self.rules_ for c in rule.conditions])]
+        lines = [self._header(f"{len(self.rules_)} rules")]
         for i, rule in enumerate(self.rules_):
             lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {rule.describe(names, checks)} THEN {label_text(rule.label)}"
                          f"   (precision {rule.precision:.2f}, {rule.n_covered} training texts)")
