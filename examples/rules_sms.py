@@ -32,7 +32,7 @@ print(f"\ntest accuracy {(rules.predict(test.text) == test.label).mean():.3f} on
 
 print("\nWhich rule fired for the first three test messages:")
 for text, (_, row) in zip(test.text[:3], rules.explain(test.text[:3]).iterrows()):
-    print(f"- {text[:60]!r}\n    rule {row.rule}: {row.rule_text[:90]} -> {row.prediction}")
+    print(f"- {text[:60]!r}\n    rule {row.rule}: {row.rule_text} -> {row.prediction}")  # with each cut's check
 
 if llm is not None:
     print("\nRules the chat model proposed, as measured on the training texts:")

@@ -244,8 +244,14 @@ def test_cli_fits_a_rule_list_and_predicts_explains_with_it(csv_files, capsys):
     row = model.explain(["what a superb ending"]).iloc[0]
     assert record["prediction"] == row["prediction"] and record["rule"] == row["rule"]
     assert record["precision"] == pytest.approx(row["precision"])
+    assert record["rule_text"] == row["rule_text"]
+    if record["rule"] < len(model.rules_):      # the rule as printed, with how each cut was checked
+        assert record["rule_text"] in str(model) and "held-out" in record["rule_text"]
     assert main(["explain", model_path, "dull and clumsy"]) == 0
-    assert "decided by the first rule that holds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "decided by the first rule that holds" in out
+    fired = model.explain(["dull and clumsy"]).iloc[0]
+    assert fired["rule_text"] in out
 
     for argv, message in [
         (["report", model_path, str(folder / "train.csv"), "--out", str(folder / "card.html")],

@@ -182,6 +182,17 @@ def test_rules_test_only_measurements_that_passed_their_gate_and_print_each_chec
         assert f"; {fidelity.describe(records[(c.concept, c.signal)])})" in c.describe(names, model._checks())
     assert model.n_gated_signals_ > 0 and f"never tested: {model.n_gated_signals_} candidate signals" in printed
     assert set(model.fidelity_.concept) == set(names)
+    # explain() shows the condition that decided a text as str() prints it, check included
+    shown = model.explain(data.text[:40])
+    column = "rule_text" if "rule_text" in shown else "path"
+    decided = [text for text in shown[column] if text not in ("ELSE", "(root)")]
+    assert decided
+    checks = {f"; {fidelity.describe(records[(c.concept, c.signal)])})" for c in conditions}
+    for text in decided:
+        parts = text.split(" AND ")
+        assert all(any(part.endswith(check) for check in checks) for part in parts), text
+        if column == "rule_text":
+            assert text in printed
     model.to_json(tmp_path / "m.json")
     again = load(tmp_path / "m.json")
     assert str(again) == printed and again.n_gated_signals_ == model.n_gated_signals_

@@ -177,16 +177,17 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         return [self._condition(node, True) for node in np.flatnonzero(self.node_column_ >= 0)]
 
     def paths(self) -> dict[int, str]:
-        """Each leaf's path from the root, as conditions joined by AND."""
-        names = self.concept_names()
+        """Each leaf's path from the root, as conditions joined by AND, each printed as in ``str``
+        (with how its measurement was checked)."""
+        names, checks = self.concept_names(), self._checks()
         out: dict[int, str] = {}
 
         def walk(node, parts):
             if self.node_column_[node] < 0:
                 out[node] = " AND ".join(parts) or "(root)"
                 return
-            walk(self.node_right_[node], parts + [self._condition(node, True).describe(names)])
-            walk(self.node_left_[node], parts + [self._condition(node, False).describe(names)])
+            walk(self.node_right_[node], parts + [self._condition(node, True).describe(names, checks)])
+            walk(self.node_left_[node], parts + [self._condition(node, False).describe(names, checks)])
 
         walk(0, [])
         return out

@@ -215,9 +215,10 @@ class RuleListClassifier(RuleConceptModel):
         return [c for rule in self.rules_ for c in rule.conditions]
 
     def rule_texts(self) -> list[str]:
-        """Each rule's condition as printed, then "ELSE" for the final rule."""
-        names = self.concept_names()
-        return [r.describe(names) for r in self.rules_] + ["ELSE"]
+        """Each rule's condition as printed (each cut with how its measurement was checked), then
+        "ELSE" for the final rule."""
+        names, checks = self.concept_names(), self._checks()
+        return [r.describe(names, checks) for r in self.rules_] + ["ELSE"]
 
     def explain(self, X) -> pd.DataFrame:
         """Which rule fired for each text: ``rule`` (index into ``rules_``; ``len(rules_)`` is the
@@ -235,10 +236,9 @@ class RuleListClassifier(RuleConceptModel):
 
     def __str__(self):
         check_is_fitted(self, "rules_")
-        names, checks = self.concept_names(), self._checks()
         lines = [self._header(f"{len(self.rules_)} rules")]
-        for i, rule in enumerate(self.rules_):
-            lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {rule.describe(names, checks)} THEN {label_text(rule.label)}"
+        for i, (rule, shown) in enumerate(zip(self.rules_, self.rule_texts())):
+            lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {shown} THEN {label_text(rule.label)}"
                          f"   (precision {rule.precision:.2f}, {rule.n_covered} training texts)")
         n, p = int(self.default_counts_.sum()), self.default_counts_.max() / max(self.default_counts_.sum(), 1)
         lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {label_text(self.default_)}"
