@@ -5,6 +5,7 @@ commands run in-process through ``main`` on the fitted file, which is the same c
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,13 @@ def test_explain_adds_up_to_the_decision_value(files, capsys):
     assert main(["explain", str(files / "model.json"), text]) == 0
     printed = capsys.readouterr().out
     assert "prediction: spam" in printed and "intercept" in printed and model.concept_names()[0][:20] in printed
+    # each contribution says how its concept's measurements were checked, as str(model) does
+    model_text = str(model)
+    for c in record["contributions"]:
+        assert c["check"] and f"{c['concept']}  ({c['check']})" in printed
+        for part in c["check"].split("; "):
+            signal, check = part.split(": ", 1)
+            assert re.search(rf"{signal} [+-]\d+\.\d\d \({re.escape(check)}\)", model_text), part
 
 
 def test_report_writes_a_card_end_to_end(files):

@@ -118,6 +118,16 @@ def _rule_explanation(model, text: str, target) -> dict:
     return record
 
 
+def _checks_by_concept(model) -> dict:
+    """Per concept name, how its measured signals were checked, as the printed model says it
+    (an n-gram model, or a file written before fidelity was recorded: none)."""
+    if not getattr(getattr(model, "measurer_", None), "fidelity_", None):
+        return {}
+    return {name: "; ".join(check if model.n_signals_ == 1 else f"{signal}: {check}"
+                            for _, signal, check in model._signal_checks(k))
+            for k, name in enumerate(model.concept_names())}
+
+
 def _explanation(model, text: str, target, top: int) -> dict:
     import numpy as np
 
@@ -131,7 +141,9 @@ def _explanation(model, text: str, target, top: int) -> dict:
     row = frame.iloc[0]
     parts = row.drop("intercept")
     order = np.argsort(-np.abs(parts.to_numpy()), kind="stable")
-    shown = [{"concept": parts.index[k], "contribution": float(parts.iloc[k])} for k in order[:top]]
+    checks = _checks_by_concept(model)
+    shown = [{"concept": parts.index[k], "contribution": float(parts.iloc[k]),
+              **({"check": checks[parts.index[k]]} if parts.index[k] in checks else {})} for k in order[:top]]
     record = {"text": text, "intercept": float(row["intercept"]), "contributions": shown,
               "others": float(parts.iloc[order[top:]].sum()), "n_others": int(max(0, len(order) - top)),
               "decision_value": float(row.sum())}
@@ -179,7 +191,7 @@ def cmd_explain(args) -> int:
             continue
         print(f"{r['explained']}: {r['decision_value']:+.3f} = intercept {r['intercept']:+.3f} plus")
         for c in r["contributions"]:
-            print(f"  {c['contribution']:+8.3f}  {c['concept']}")
+            print(f"  {c['contribution']:+8.3f}  {c['concept']}" + (f"  ({c['check']})" if "check" in c else ""))
         if r["n_others"]:
             print(f"  {r['others']:+8.3f}  ({r['n_others']} other {parts} together)")
         print()

@@ -283,12 +283,10 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
             name = label_text(toward, quoted=True)
             share, overall = support["class_shares"][name], self.class_shares_[name]
             part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all)"
-        records = [r for r in self.measurer_.fidelity_ if r["concept"] == k]
+        checks = self._signal_checks(k)
         if self.n_signals_ == 1:
-            return f"{part}; measured by {describe_fidelity(records[0])}"
-        signals = ", ".join(   # a signal a concept does not have (a prototype's phrases) is not shown
-            f"{r['signal']} {w:+.2f} ({describe_fidelity(r)}{'' if r['passed'] is not False else ': not faithful, no weight'})"
-            for r, w in zip(records, weights) if r["metric"] != "absent")
+            return f"{part}; measured by {checks[0][2]}"
+        signals = ", ".join(f"{signal} {weights[j]:+.2f} ({check})" for j, signal, check in checks)
         if self.concepts_[k].reads_words:
             top = self.measurer_.top_words(k)
             signals += ("; a probe on the text's words (TF-IDF of 1-2-grams) that recognises this class's training "

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._codec import plain_label
 from .._validation import check_texts
+from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
@@ -233,6 +234,19 @@ class ConceptPipeline(TextEstimatorMixin):
         records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
         signals = self.measurer_.signals
         return np.array([value(records[(k, s)]) for k in range(len(self.concepts_)) for s in signals], dtype=dtype)
+
+    def _signal_checks(self, k: int) -> list[tuple[int, str, str]]:
+        """Concept ``k``'s measured signals as the printed model states them: (signal index, signal,
+        how it was checked, with ": not faithful, no weight" after one that failed its gate). A signal
+        the concept does not have (a prototype's phrases) is left out."""
+        records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
+        out = []
+        for j, signal in enumerate(self.measurer_.signals):
+            r = records[(k, signal)]
+            if r["metric"] != "absent":
+                out.append((j, signal, describe_fidelity(r) + ("" if r["passed"] is not False else
+                                                                ": not faithful, no weight")))
+        return out
 
     def _column_gate(self) -> np.ndarray:
         """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
