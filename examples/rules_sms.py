@@ -7,7 +7,8 @@
 Offline there is no API key and no network. With --model, the chat model writes questions and
 rules "IF <question> THEN <label>" (two calls); every question is measured by embedding similarity,
 and each proposed rule's coverage and precision are measured on the training texts, whatever the
-model claimed (see ``proposed_rules_``).
+model claimed (see ``proposed_rules_``). Last, each leaf of the tree is measured on the test texts
+(``evaluate_rules``) and its model card is written to rules_card.html.
 """
 
 import argparse
@@ -43,3 +44,12 @@ tree = ConceptTreeClassifier(llm=llm, max_depth=2).fit(train.text, train.label)
 print()
 print(tree)
 print(f"\ntest accuracy {(tree.predict(test.text) == test.label).mean():.3f}")
+
+# The printed precision is on the training texts the learner chose each leaf on; measure it on the test
+# texts, then write the model card (that table, the fidelity of each measurement, limitations).
+print("\nEach leaf measured on the test texts:")
+measured = tree.evaluate_rules(test.text, test.label)
+for row in measured.itertuples():
+    print(f"  -> {row.prediction}: training precision {row.training_precision:.3f} on {row.training_texts}, "
+          f"test precision {row.precision:.3f} ({row.interval[0]:.2f}-{row.interval[1]:.2f}) on {row.texts}")
+print("model card:", tree.report(test.text, test.label, "rules_card.html"))

@@ -96,6 +96,54 @@ def test_html_card_is_self_contained_and_escaped(model, data, tmp_path):
     assert page.count("data:image/png;base64,") == 2
 
 
+# ---------------------------------------------------------------------- cards of rule lists and trees
+@pytest.fixture(scope="module")
+def spam():
+    from sklearn.model_selection import train_test_split
+
+    from nlmodels.data import load_sms_spam_sample
+
+    sample = load_sms_spam_sample()
+    train, test = train_test_split(sample, test_size=0.25, stratify=sample.label, random_state=0)
+    return list(train.text), np.asarray(train.label), list(test.text), np.asarray(test.label)
+
+
+@pytest.mark.parametrize("make", [lambda: nlmodels.RuleListClassifier(max_rules=5),
+                                  lambda: nlmodels.ConceptTreeClassifier(max_depth=2)])
+def test_each_rule_is_measured_on_held_out_texts_and_carded(make, spam, tmp_path):
+    """The printed precision of a rule is on the texts it was chosen on; evaluate_rules and the card
+    measure each rule on texts the model never saw, with the conditions exactly as printed."""
+    texts, labels, X, y = spam
+    model = make().fit(texts, labels)
+    table = model.evaluate_rules(X, y)
+    printed = str(model)
+    shown = model.rule_texts() if hasattr(model, "rules_") else [model.paths()[n] for n in sorted(model.paths())]
+    assert list(table.rule) == shown
+    assert table.texts.sum() == len(X)                                   # every test text decided once
+    hits = np.nansum(table.precision * table.texts)
+    assert hits == pytest.approx((model.predict(X) == y).sum())          # the rows add up to the accuracy
+    for row in table.itertuples():
+        if row.texts:
+            assert row.interval[0] <= row.precision <= row.interval[1]
+        assert f"precision {row.training_precision:.2f}, {row.training_texts} training texts" in printed
+    decided = model.explain(X)
+    column = "rule_text" if "rule_text" in decided else "path"
+    assert sorted(decided[column].value_counts().items()) == sorted((r, n) for r, n in zip(table.rule, table.texts) if n)
+
+    page = Path(model.report(X, y, tmp_path / "card.html")).read_text()
+    text = Path(model.report(X, y, tmp_path / "card.md")).read_text()
+    assert "data:image" not in page and not list(tmp_path.glob("*.png"))   # no weights to draw
+    for row in table.itertuples():
+        cell = "–" if not row.texts else f"{row.precision:.3f} ({row.interval[0]:.2f}–{row.interval[1]:.2f})"
+        assert f"| {row.texts} | {cell} |" in text
+    for heading in ("## Rules", "Fidelity: each measurement checked on held-out texts", "## Limitations",
+                    "## The model as printed", "decided by:"):
+        assert heading in text, heading
+    assert "the printed training precision overstates it" in text and "<h2>Rules</h2>" in page
+    assert f"never tested: {model.n_gated_signals_} candidate signals" in text
+    assert "failed: no weight" not in text
+
+
 # ---------------------------------------------------------------------- the card in a real browser
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -275,6 +323,22 @@ def test_html_card_renders_in_chromium_without_errors(browser, model, data, tmp_
     assert found["images"] == [True, True]  # both plots decode
     assert found["scripts"] == 0 and found["hostile"]  # the hostile test text shows as text, never runs
     assert found["title"] == "Model card: ConceptClassifier"
+
+
+def test_rule_list_card_renders_in_chromium_without_errors(browser, spam, tmp_path):
+    texts, labels, X, y = spam
+    model = nlmodels.RuleListClassifier(max_rules=3).fit(texts, labels)
+    path = Path(model.report(X, y, tmp_path / "card.html", explain_text=HOSTILE))
+    errors, shot, tab = browser(path.as_uri())
+    assert errors == [], errors
+    assert (_pixels(shot).mean(axis=2) < 0.5).mean() > 0.005       # text, not a blank page
+    found = json.loads(tab.call("Runtime.evaluate", returnByValue=True, expression=(
+        "JSON.stringify({headings: Array.from(document.querySelectorAll('h2')).map(h => h.innerText),"
+        " rules: Array.from(document.querySelectorAll('h2 + p + table tr')).slice(1).map(r => r.cells[1].innerText),"
+        " scripts: document.scripts.length,"
+        " hostile: document.body.innerText.includes(\"<script>alert('x')</script>\")})"))["result"]["value"])
+    assert "Rules" in found["headings"] and found["scripts"] == 0 and found["hostile"]
+    assert found["rules"] == model.rule_texts()                       # each rule as printed, check included
 
 
 # ---------------------------------------------------------------------- plots

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -23,6 +24,7 @@ from ..concepts import RuleProposer
 from ..concepts.fidelity import describe as describe_fidelity
 from ._contract import CONCEPT_PIPELINE, non_negative_int
 from ._document import to_json
+from ._views import render
 from ._pipeline import PARAMETERS_DOC, ConceptPipeline, drop_param_doc
 from ._state import pipeline_state, rebuild_pipeline
 
@@ -85,6 +87,14 @@ class Rule:
 
 
 _PROPOSED_COLUMNS = ["condition", "label", "signal", "threshold", "n_covered", "precision", "in_model"]
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson interval of a share ``k / n`` (NaN for ``n == 0``)."""
+    if not n:
+        return float("nan"), float("nan")
+    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def _num(value: float) -> str:
@@ -207,6 +217,43 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
     def _conditions(self) -> list[Condition]:
         """Every condition the fitted model tests (the rules' conditions, the tree's splits)."""
         raise NotImplementedError
+
+    def _decisions(self) -> list[tuple[str, object, np.ndarray]]:
+        """Each way a text can be decided, in printed order: (its conditions as printed, the label it
+        predicts, the training texts it decided per class)."""
+        raise NotImplementedError
+
+    def _decided(self, F) -> np.ndarray:
+        """Per text, the index into :meth:`_decisions` of the one that decides it."""
+        raise NotImplementedError
+
+    def report(self, X, y, path, **options):
+        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html),
+        with each rule's precision on those texts beside its training precision. Options: see
+        :func:`nlmodels.report.card_data`."""
+        return render("card", self, X, y, path, **options)
+
+    def evaluate_rules(self, X, y) -> pd.DataFrame:
+        """Each rule (a tree: each leaf's path), measured on labelled texts it was not fitted on.
+
+        The printed precision of a rule is on the training texts, where the learner chose the rule to
+        be precise, so it overstates; this measures it on ``X``, ``y``. One row per rule in printed
+        order (a list: its rules then the ``ELSE``): ``rule`` (as printed, with each cut's check),
+        ``prediction``, ``training_texts`` and ``training_precision`` (as printed), ``texts`` (how
+        many of ``X`` it decides) and ``precision`` (the share of those whose label is
+        ``prediction``; NaN where it decides none), with its 95% Wilson ``interval``."""
+        check_is_fitted(self, self._FITTED)
+        texts, y = check_texts_labels(X, y)
+        decided = self._decided(self._measure(texts))
+        rows = []
+        for i, (shown, label, counts) in enumerate(self._decisions()):
+            mine = decided == i
+            n, right = int(mine.sum()), int((y[mine] == label).sum())
+            rows.append({"rule": shown, "prediction": label, "training_texts": int(counts.sum()),
+                         "training_precision": float(counts.max() / counts.sum()) if counts.sum() else float("nan"),
+                         "texts": n, "precision": right / n if n else float("nan"),
+                         "interval": _wilson(right, n)})
+        return pd.DataFrame(rows)
 
     def _header(self, what: str) -> str:
         """The first printed line; it counts the concepts the conditions test (a model without any

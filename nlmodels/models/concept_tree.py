@@ -192,6 +192,14 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         walk(0, [])
         return out
 
+    def _decisions(self):
+        paths = self.paths()
+        return [(paths[n], self.classes_[int(np.argmax(self.node_counts_[n]))], self.node_counts_[n])
+                for n in sorted(paths)]
+
+    def _decided(self, F):
+        return np.searchsorted(np.array(sorted(self.paths())), self._reached(F))
+
     def explain(self, X) -> pd.DataFrame:
         """The path each text takes: ``leaf`` (node id), ``path``, ``prediction``, ``precision``."""
         check_is_fitted(self, "node_counts_")

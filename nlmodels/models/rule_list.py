@@ -214,6 +214,13 @@ class RuleListClassifier(RuleConceptModel):
     def _conditions(self) -> list[Condition]:
         return [c for rule in self.rules_ for c in rule.conditions]
 
+    def _decisions(self):
+        return [(shown, r.label, r.class_counts) for shown, r in zip(self.rule_texts(), self.rules_)] + [
+            ("ELSE", self.default_, self.default_counts_)]
+
+    def _decided(self, F):
+        return self._which_rule(F)
+
     def rule_texts(self) -> list[str]:
         """Each rule's condition as printed (each cut with how its measurement was checked), then
         "ELSE" for the final rule."""

@@ -107,7 +107,7 @@ def _concepts(model, texts, y, predicted, F, n_examples):
     return [out[i] for i in order]
 
 
-def _limitations(model, metrics, concepts, extra) -> list[str]:
+def _limitations(model, metrics, concepts, extra, rules=None) -> list[str]:
     items = []
     n = metrics["n"]
     if metrics["kind"] == "classification":
@@ -118,9 +118,18 @@ def _limitations(model, metrics, concepts, extra) -> list[str]:
                          + ", ".join(metrics["unknown_classes"]) + ".")
     else:
         items.append(f"Measured on {n} test texts; errors on other data can differ.")
-    items.append("Weights are associations learned from the training data, not causes. Concepts that "
-                 "overlap share weight, so no single weight should be read alone; the explanation of a "
-                 "prediction (contributions that add up to the decision value) is exact.")
+    if rules is not None:
+        items.append("Rules are associations learned from the training data, not causes. The learner chose each "
+                     "rule for its precision on the training texts, so the printed training precision overstates "
+                     "it: the test column measures it on texts the model never saw.")
+        unseen = [r["rule"] for r in rules if not r["texts"]]
+        if unseen:
+            items.append(f"{len(unseen)} rule(s) decided none of the test texts, so this test set says nothing "
+                         "about them: " + "; ".join(_short(t, 80) for t in unseen[:5]) + (" …" if len(unseen) > 5 else "") + ".")
+    else:
+        items.append("Weights are associations learned from the training data, not causes. Concepts that "
+                     "overlap share weight, so no single weight should be read alone; the explanation of a "
+                     "prediction (contributions that add up to the decision value) is exact.")
     m = model.measurer_
     name = type(m).__name__
     if name == "EmbeddingMeasurer":
@@ -155,15 +164,22 @@ def _limitations(model, metrics, concepts, extra) -> list[str]:
     return items
 
 
+def _is_rules(model) -> bool:
+    from ..models._rule_base import RuleConceptModel
+
+    return isinstance(model, RuleConceptModel)
+
+
 def check_card_support(model) -> None:
-    """Cards show a weighted list of concepts; other estimators are refused with a TypeError that names them."""
+    """Cards show a weighted list of concepts, or a rule list's rules (a tree's leaves); other
+    estimators are refused with a TypeError that names them."""
     from ..models import ConceptClassifier, ConceptRegressor
 
-    if not isinstance(model, (ConceptClassifier, ConceptRegressor)):
+    if not isinstance(model, (ConceptClassifier, ConceptRegressor)) and not _is_rules(model):
         raise TypeError(
-            f"a model card cannot be written for {type(model).__name__} yet: cards cover ConceptClassifier and "
-            "ConceptRegressor (weighted concepts); show this model with str(model), model.explain(texts) and its "
-            "JSON export (model.to_json)"
+            f"a model card cannot be written for {type(model).__name__} yet: cards cover ConceptClassifier, "
+            "ConceptRegressor (weighted concepts), RuleListClassifier and ConceptTreeClassifier; show this model "
+            "with str(model), model.explain(texts) and its JSON export (model.to_json)"
         )
 
 
@@ -189,17 +205,28 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     from sklearn.utils.validation import check_is_fitted
 
     check_card_support(model)
-    check_is_fitted(model, "coef_")
+    rules = _is_rules(model)
+    check_is_fitted(model, model._FITTED if rules else "coef_")
     texts, y = check_texts_labels(X, y, regression=model._regression)
     llm = getattr(model, "llm", None)
     before = _usage(llm)
-    F = model._measure(texts)
     if model._regression:
         predicted, metrics = _regression_metrics(model, texts, y)
     else:
         predicted, metrics = _classification_metrics(model, texts, y)
+    if rules:
+        decided = model.evaluate_rules(texts, y)
+        body = {"rules": [{**r, "prediction": label_text(r["prediction"])} for r in decided.to_dict("records")],
+                "n_concepts": len({c.concept for c in model._conditions()}),
+                "n_gated_signals": int(getattr(model, "n_gated_signals_", 0))}
+        concepts = []
+    else:
+        concepts = _concepts(model, texts, y, predicted, model._measure(texts), n_examples)
+        body = {"concepts": concepts, "n_concepts": len(concepts),
+                "intercept": [float(v) for v in model.intercept_], "row_titles": _row_titles(model),
+                "gated": [{"concept": g["concept"], "fidelity": describe_fidelity(g)}
+                          for g in getattr(model, "gated_concepts_", [])]}
     after = _usage(llm)
-    concepts = _concepts(model, texts, y, predicted, F, n_examples)
     if explain_text is None:
         wrong = np.flatnonzero(predicted != y) if not model._regression else np.argsort(-np.abs(predicted - y))
         explain_text = texts[int(wrong[0])] if len(wrong) else texts[0]
@@ -220,6 +247,10 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         values, counts = np.unique(y, return_counts=True)
         test["classes"] = [{"label": label_text(v), "count": int(c), "share": float(c / len(y))}
                            for v, c in zip(values, counts)]
+    if rules:
+        row = model.explain([explain_text]).iloc[0]
+        body["explained"] = {"decided_by": str(row.get("rule_text", row.get("path"))),
+                             "prediction": label_text(row["prediction"])}
     return {
         "title": title or f"Model card: {type(model).__name__}",
         "estimator": type(model).__name__,
@@ -227,20 +258,17 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "printed": str(model),
         "classes": [label_text(c) for c in model.classes_] if hasattr(model, "classes_") else None,
-        "intercept": [float(v) for v in model.intercept_],
-        "row_titles": _row_titles(model),
+        **body,
         "signals": list(model.measurer_.signals),
         "measurement": model.measurer_.describe(),
         "embedder": plain(model.embedder_.identity),
         "metrics": metrics,
-        "concepts": concepts,
         "fidelity": _fidelity_rows(model),
-        "gated": [{"concept": g["concept"], "fidelity": describe_fidelity(g)} for g in getattr(model, "gated_concepts_", [])],
         "usage": usage,
         "training": training,
         "test": test,
         "edits": list(getattr(model, "edits_", [])),
-        "limitations": _limitations(model, metrics, concepts, limitations),
+        "limitations": _limitations(model, metrics, concepts, limitations, body.get("rules")),
         "explain_text": explain_text,
         "params": {k: plain(v) for k, v in model.get_params(deep=False).items()
                    if k not in ("llm", "embedder", "concepts")},
@@ -256,12 +284,13 @@ def _row_titles(model) -> list[str]:
 
 
 def _fidelity_rows(model) -> list[dict]:
-    """Each weighted concept's measurement, as checked on held-out texts (``model.fidelity_``)."""
-    if not hasattr(model, "support_"):
+    """Each used concept's measurement, as checked on held-out texts (``model.fidelity_``)."""
+    if not model.measurer_.fidelity_:   # a model file written before fidelity was recorded
         return []
+    failed = "failed: never tested" if _is_rules(model) else "failed: no weight"
     return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
-             "gate": {True: "passed", False: "failed: no weight", None: "unverified"}[r["passed"]]}
-            for r in model.fidelity_.to_dict("records")]
+             "gate": {True: "passed", False: failed, None: "unverified"}[r["passed"]]}
+            for r in model.fidelity_.to_dict("records") if r["metric"] != "absent"]
 
 
 def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **options) -> str:
@@ -278,7 +307,7 @@ def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **op
         raise ValueError(f"a model card is written as .html or .md, got {path.name!r}")
     data = card_data(model, X, y, **options)
     pngs = {}
-    if plots:
+    if plots and "concepts" in data:   # the two plots draw weights and contributions: none in a rule model
         pngs["weights"] = figure_png(plot_weights(model))
         pngs["explanation"] = figure_png(plot_explanation(model, data["explain_text"]))
     if suffix in (".html", ".htm"):

@@ -92,7 +92,7 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
            f"{data['estimator']} · nlmodels {data['library_version']} · card written {data['created']}", ""]
     out += ["## Summary", ""] + _md_table(["", ""], [
         ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
-        ("concepts", str(len(data["concepts"]))), ("measured by", data["measurement"]),
+        ("concepts", str(data["n_concepts"])), ("measured by", data["measurement"]),
         ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
                      f"(sha256 {str(data['embedder'].get('weights_sha256') or '–')[:16]}…)"),
     ] + _usage_lines(data["usage"])[:1])
@@ -102,7 +102,63 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
             (c["class"], _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]), c["support"]) for c in m["per_class"]])
         out += ["Confusion matrix (rows: true class, columns: predicted):", ""] + _md_table(
             ["true \\ predicted"] + m["labels"], [[label] + row for label, row in zip(m["labels"], m["confusion"])])
-    out += ["## Concepts", "",
+    if "rules" in data:
+        out += _rules_markdown(data)
+    else:
+        out += _concepts_markdown(data, images)
+    out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
+    out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
+    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
+        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
+            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
+        if data["test"].get("classes") else []))
+    out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
+    out += ["## Edit history", ""]
+    out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+            if data["edits"] else ["No edits: the model is as fitted.", ""])
+    out += ["## The model as printed", "", "```", data["printed"], "```", ""]
+    return "\n".join(out)
+
+
+def _rule_rows(data) -> list[tuple]:
+    return [(i + 1, r["rule"], r["prediction"], r["training_texts"], _fmt(r["training_precision"]), r["texts"],
+             "–" if not r["texts"] else f"{r['precision']:.3f} ({r['interval'][0]:.2f}–{r['interval'][1]:.2f})")
+            for i, r in enumerate(data["rules"])]
+
+
+_RULE_HEADER = ["#", "rule (each cut with how its measurement was checked)", "predicts", "training texts",
+                "training precision", "test texts", "test precision (95% interval)"]
+
+
+def _rules_intro(data) -> str:
+    what = ("One row per leaf, as its path from the root." if data["estimator"] == "ConceptTreeClassifier" else
+            "One row per rule, in order: the first rule that holds decides a text, and ELSE decides the texts "
+            "no rule holds for.")
+    return (f"{what} The training precision is what the learner chose each rule for; the test precision "
+            "measures it on the test texts, which the model never saw.")
+
+
+def _gated_text(data) -> str:
+    n = data["n_gated_signals"]
+    return (f"Not measured faithfully, so never tested: {n} candidate signal{'s' if n != 1 else ''} whose held-out "
+            "check fell below its gate." if n else "")
+
+
+def _rules_markdown(data) -> list[str]:
+    out = ["## Rules", "", _rules_intro(data), ""] + _md_table(_RULE_HEADER, _rule_rows(data))
+    if data["fidelity"]:
+        out += ["### Fidelity: each measurement checked on held-out texts", ""]
+        out += _md_table(["concept", "signal", "fidelity", "gate"],
+                         [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
+    if data["n_gated_signals"]:
+        out += [_gated_text(data), ""]
+    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", "",
+            f"Predicted {_md(data['explained']['prediction'])}, decided by: {_md(data['explained']['decided_by'])}", ""]
+    return out
+
+
+def _concepts_markdown(data, images) -> list[str]:
+    out = ["## Concepts", "",
             f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
             f"its score ({data['signals'][0]}) is at least {FIRES_AT}.", ""]
     header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
@@ -137,18 +193,7 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
     out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", ""]
     if "explanation" in images:
         out += [f"![explanation]({images['explanation']})", ""]
-    out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
-    out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
-    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
-        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
-            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
-        if data["test"].get("classes") else []))
-    out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
-    out += ["## Edit history", ""]
-    out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
-            if data["edits"] else ["No edits: the model is as fitted.", ""])
-    out += ["## The model as printed", "", "```", data["printed"], "```", ""]
-    return "\n".join(out)
+    return out
 
 
 def render_html(data: dict, images: dict[str, bytes]) -> str:
@@ -158,7 +203,7 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
              f"card written {_h(data['created'])}</p>"]
     parts += ["<h2>Summary</h2>", _kv([
         ("task", m["kind"]), ("classes", ", ".join(data["classes"]) if data["classes"] else "–"),
-        ("concepts", len(data["concepts"])), ("measured by", data["measurement"]),
+        ("concepts", data["n_concepts"]), ("measured by", data["measurement"]),
         ("embedder", f"{data['embedder'].get('name') or data['embedder'].get('model')} "
                      f"(weights sha256 {data['embedder'].get('weights_sha256') or '–'})"),
     ] + _usage_lines(data["usage"])[:1])]
@@ -173,7 +218,42 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
             for i, (label, row) in enumerate(zip(m["labels"], m["confusion"])))
         parts.append(f"<p class='small'>Confusion matrix (rows: true class, columns: predicted)</p>"
                      f"<table><tr><th>true \\ predicted</th>{head}</tr>{body}</table>")
-    parts += ["<h2>Concepts</h2>",
+    parts += _rules_html(data) if "rules" in data else _concepts_html(data, images)
+    parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
+    parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
+    test_rows = [("test texts", data["test"]["n_texts"])]
+    if data["test"].get("classes"):
+        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                          for c in data["test"]["classes"])))
+    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
+    parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
+    parts.append("<h2>Edit history</h2>")
+    parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
+                 if data["edits"] else "<p>No edits: the model is as fitted.</p>")
+    parts += ["<h2>The model as printed</h2>", f"<pre>{_h(data['printed'])}</pre>"]
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{_h(data['title'])}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+
+
+def _rules_html(data) -> list[str]:
+    parts = ["<h2>Rules</h2>", f"<p>{_h(_rules_intro(data))}</p>",
+             _table(_RULE_HEADER, _rule_rows(data), numeric=(0, 3, 4, 5, 6))]
+    if data["fidelity"]:
+        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
+        parts.append(_table(["concept", "signal", "fidelity", "gate"],
+                            [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
+    if data["n_gated_signals"]:
+        parts.append(f"<p>{_h(_gated_text(data))}</p>")
+    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>",
+              f"<p>Predicted {_h(data['explained']['prediction'])}, decided by: "
+              f"{_h(data['explained']['decided_by'])}</p>"]
+    return parts
+
+
+def _concepts_html(data, images) -> list[str]:
+    parts = ["<h2>Concepts</h2>",
               f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
               f"text when its score ({_h(data['signals'][0])}) is at least {FIRES_AT}; "
               "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
@@ -220,19 +300,4 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
     if "explanation" in images:
         parts.append(f"<img alt='explanation of one prediction' src='data:image/png;base64,"
                      f"{base64.b64encode(images['explanation']).decode()}'>")
-    parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
-    parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
-    test_rows = [("test texts", data["test"]["n_texts"])]
-    if data["test"].get("classes"):
-        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                          for c in data["test"]["classes"])))
-    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
-    parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
-    parts.append("<h2>Edit history</h2>")
-    parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
-                 if data["edits"] else "<p>No edits: the model is as fitted.</p>")
-    parts += ["<h2>The model as printed</h2>", f"<pre>{_h(data['printed'])}</pre>"]
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{_h(data['title'])}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"
-            f"<body><main>{''.join(parts)}</main></body></html>\n")
+    return parts
