@@ -20,7 +20,10 @@ For each fitted model it counts, independently of the model's own bookkeeping:
 on the same six datasets, each fitted as shipped and once more with the gate patched off (every
 score column a candidate, as before 2026-12-07), with the number of printed conditions and of those
 that test a measurement whose fidelity failed its gate (from the measurer's records, not from the
-model's count), and the test accuracy.
+model's count), and the test accuracy. Each rule (a tree: each leaf) is also measured on the test
+split (``evaluate_rules``): ``precision_gap`` is the printed training precision minus the test
+precision, averaged over the test texts the rules decide, and ``overstated`` counts the rules whose
+test precision's 95% interval lies wholly below the printed one.
 
 Offline rows: ``ConceptClassifier()`` (30 concepts) fitted on ``train.csv`` of six shared datasets,
 scored on ``test.csv``; "before" is docs/benchmarks.md at commit 36ce386 (the same splits).
@@ -125,10 +128,18 @@ def rule_rows(name: str) -> list[dict]:
                 RuleConceptModel._usable_columns = shipped
             conditions = model._conditions()
             passed = {(r["concept"], r["signal"]): r["passed"] for r in model.measurer_.fidelity_}
+            measured = model.evaluate_rules(test.text.tolist(), test.label.to_numpy())
+            decided = measured[measured.texts > 0]
             rows.append({"model": make.__name__, "gate": "yes" if gate else "no (before)", "dataset": name,
                          "accuracy": round(float(np.mean(model.predict(test.text.tolist()) == test.label.to_numpy())), 3),
                          "conditions": len(conditions),
-                         "below_gate": sum(passed[(c.concept, c.signal)] is False for c in conditions)})
+                         "below_gate": sum(passed[(c.concept, c.signal)] is False for c in conditions),
+                         "rules": len(measured),
+                         # how far the printed (training) precision is above the test precision, per test text
+                         "precision_gap": round(float(np.average(decided.training_precision - decided.precision,
+                                                                 weights=decided.texts)), 3),
+                         # rules whose test precision's 95% interval lies wholly below the printed precision
+                         "overstated": int(sum(hi < p for (_, hi), p in zip(decided.interval, decided.training_precision)))})
     return rows
 
 
@@ -179,7 +190,7 @@ def main(argv=None) -> int:
         rows = [row for name in args.datasets.split(",") for row in rule_rows(name)]
         frame = pd.DataFrame(rows)
         print(frame.to_markdown(index=False))
-        print("\n" + frame.groupby(["model", "gate"])[["conditions", "below_gate"]].sum().to_markdown())
+        print("\n" + frame.groupby(["model", "gate"])[["conditions", "below_gate", "rules", "overstated"]].sum().to_markdown())
         return 0
     rows = []
     if not args.no_offline:

@@ -57,6 +57,8 @@ def test_printed_rules_are_the_rules_predict_uses(rule_model):
     printed = str(model).splitlines()
     if printed[-1].startswith("not measured faithfully, so never tested: "):   # signals no rule may test
         printed = printed[:-1]
+    assert printed[-1] == model._precision_line() and "overstates" in printed[-1]   # says what precision is
+    printed = printed[:-1]
     assert printed[0].startswith("RuleListClassifier:")
     assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")
     names = model.concept_names()
@@ -134,6 +136,7 @@ def test_tree_binary_printed_paths_and_counts():
     assert model.node_counts_[0].sum() == len(texts)
     printed = str(model)
     assert printed.startswith("ConceptTreeClassifier:") and "IF " in printed and "THEN " in printed
+    assert "precision is counted on the training texts the leaves were chosen on, so it overstates" in printed
     frame = model.explain(texts)
     assert list(frame.columns) == ["leaf", "path", "prediction", "precision"]
     np.testing.assert_array_equal(frame.prediction.to_numpy(), model.predict(texts))

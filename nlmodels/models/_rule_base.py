@@ -198,6 +198,12 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
             return np.full(len(self.concepts_) * self.n_signals_, "fidelity not recorded", dtype=object)
         return self._per_column(describe_fidelity, dtype=object)
 
+    def _precision_line(self) -> str:
+        """The printed model's note that its precisions are the training texts' (they overstate)."""
+        what = "leaves" if hasattr(self, "node_counts_") else "rules"
+        return (f"precision is counted on the training texts the {what} were chosen on, so it overstates how often "
+                f"they are right on new texts: evaluate_rules(X, y) measures each on texts it was not chosen on")
+
     def _gated_line(self) -> list[str]:
         """The printed model's last line where signals were left out for failing their fidelity gate."""
         n = getattr(self, "n_gated_signals_", 0)   # older files: not recorded
