@@ -142,6 +142,12 @@ def test_each_rule_is_measured_on_held_out_texts_and_carded(make, spam, tmp_path
     assert "the printed training precision overstates it" in text and "<h2>Rules</h2>" in page
     assert f"never tested: {model.n_gated_signals_} candidate signals" in text
     assert "failed: no weight" not in text
+    with pytest.raises(ValueError, match="2 texts but y has 1 labels"):
+        model.evaluate_rules(X[:2], y[:1])
+    with pytest.raises(ValueError, match="missing text .* at row 1"):
+        model.evaluate_rules([X[0], None], y[:2])
+    with pytest.raises(NotFittedError):
+        make().evaluate_rules(X[:2], y[:2])
 
 
 # ---------------------------------------------------------------------- the card in a real browser
