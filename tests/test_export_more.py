@@ -139,6 +139,16 @@ def test_chat_model_rule_list_round_trip_carries_no_key(fresh_cache, fake_llm, m
     assert server.count() == calls  # the answers are cached: no new call
     pd.testing.assert_frame_equal(loaded.proposed_rules_, model.proposed_rules_)
 
+    # its card: the chat model's rules as measured, the chat model named, and no key anywhere
+    for name in ("card.md", "card.html"):
+        card = Path(loaded.report(new, ["pos", "neg", "pos"], tmp_path / name)).read_text()
+        assert "Rules the chat model proposed" in card and "fake-model" in card
+        for key in (KEY_ENV, KEY_ARG):
+            assert key not in card and key[-12:] not in card
+    card = (tmp_path / "card.md").read_text()
+    for r in model.proposed_rules_.itertuples():
+        assert f"| {r.n_covered} | {r.precision:.3f} | {'yes' if r.in_model else 'no'} |" in card
+
 
 # ----------------------------------------------------------------------------------- AugLinear
 @pytest.fixture(scope="module")

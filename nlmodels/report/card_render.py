@@ -144,8 +144,23 @@ def _gated_text(data) -> str:
             "check fell below its gate." if n else "")
 
 
+_PROPOSED_HEADER = ["the chat model's rule: IF", "THEN", "training texts it holds for", "precision there",
+                    "a condition of the model"]
+_PROPOSED_INTRO = ("The chat model wrote these rules; each was measured on the training texts (its question cut "
+                   "where right minus wrong is largest for the claimed label), never taken on its word.")
+
+
+def _proposed_rows(data) -> list[tuple]:
+    return [(r["condition"], r["label"], r["n_covered"], _fmt(r["precision"]) if r["n_covered"] else "–",
+             "yes" if r["in_model"] else "no")
+            for r in data["proposed_rules"]]
+
+
 def _rules_markdown(data) -> list[str]:
     out = ["## Rules", "", _rules_intro(data), ""] + _md_table(_RULE_HEADER, _rule_rows(data))
+    if data["proposed_rules"]:
+        out += ["### Rules the chat model proposed", "", _PROPOSED_INTRO, ""]
+        out += _md_table(_PROPOSED_HEADER, _proposed_rows(data))
     if data["fidelity"]:
         out += ["### Fidelity: each measurement checked on held-out texts", ""]
         out += _md_table(["concept", "signal", "fidelity", "gate"],
@@ -240,6 +255,9 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
 def _rules_html(data) -> list[str]:
     parts = ["<h2>Rules</h2>", f"<p>{_h(_rules_intro(data))}</p>",
              _table(_RULE_HEADER, _rule_rows(data), numeric=(0, 3, 4, 5, 6))]
+    if data["proposed_rules"]:
+        parts += ["<h3>Rules the chat model proposed</h3>", f"<p>{_h(_PROPOSED_INTRO)}</p>",
+                  _table(_PROPOSED_HEADER, _proposed_rows(data), numeric=(2, 3))]
     if data["fidelity"]:
         parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
