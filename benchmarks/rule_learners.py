@@ -4,7 +4,8 @@
     python benchmarks/rule_learners.py --datasets sms_spam --cache-dir /tmp/nlm-cache
 
 Every learner gets the same concept score matrix (the offline concepts RuleListClassifier proposes
-and measures on the training texts) and at most 10 rules:
+and measures on the training texts, only the columns whose measurement passed its fidelity gate, as
+RuleListClassifier's own learner gets them) and at most 10 rules:
 
 * ``nlmodels``: RuleListClassifier's own learner (sequential covering over thresholded concepts,
   conjunctions of two, list length chosen by cross-validation);
@@ -35,11 +36,13 @@ DATASETS = ["sst2", "rotten_tomatoes", "financial_phrasebank", "emotion", "sms_s
 
 
 def concept_matrices(model, train, test):
-    """The full concept score matrices (before the rule list keeps the concepts it uses)."""
+    """The concept score matrices (before the rule list keeps the concepts it uses), limited to the
+    columns whose measurement passed its fidelity gate, as RuleListClassifier's own learner is."""
     F, y = model._fit_concepts(train.text.tolist(), train.label.to_numpy())
     texts = test.text.tolist()
     F_test = model._fill_missing(model.measurer_.transform(texts, model._embed(texts)))
-    return F, y, F_test
+    usable = model._usable_columns()
+    return F[:, usable], y, F_test[:, usable]
 
 
 def imodels_learners():
