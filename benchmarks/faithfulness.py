@@ -129,7 +129,7 @@ def rule_rows(name: str) -> list[dict]:
             conditions = model._conditions()
             passed = {(r["concept"], r["signal"]): r["passed"] for r in model.measurer_.fidelity_}
             measured = model.evaluate_rules(test.text.tolist(), test.label.to_numpy())
-            decided = measured[measured.texts > 0]
+            decided = measured[(measured.texts > 0) & (measured.training_texts > 0)]   # both precisions defined
             rows.append({"model": make.__name__, "gate": "yes" if gate else "no (before)", "dataset": name,
                          "accuracy": round(float(np.mean(model.predict(test.text.tolist()) == test.label.to_numpy())), 3),
                          "conditions": len(conditions),

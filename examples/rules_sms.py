@@ -49,7 +49,7 @@ print(f"\ntest accuracy {(tree.predict(test.text) == test.label).mean():.3f}")
 # texts, then write the model card (that table, the fidelity of each measurement, limitations).
 print("\nEach leaf measured on the test texts:")
 measured = tree.evaluate_rules(test.text, test.label)
-for row in measured.itertuples():
-    print(f"  -> {row.prediction}: training precision {row.training_precision:.3f} on {row.training_texts}, "
+for i, row in enumerate(measured.itertuples(), 1):   # in printed order, top to bottom
+    print(f"  leaf {i} -> {row.prediction}: training precision {row.training_precision:.3f} on {row.training_texts}, "
           f"test precision {row.precision:.3f} ({row.interval[0]:.2f}-{row.interval[1]:.2f}) on {row.texts}")
 print("model card:", tree.report(test.text, test.label, "rules_card.html"))

@@ -85,6 +85,7 @@ def test_explain_adds_up_to_the_decision_value(files, capsys):
     model_text = str(model)
     for c in record["contributions"]:
         assert c["check"] and f"{c['concept']}  ({c['check']})" in printed
+        assert model.n_signals_ > 1       # this fixture: several signals, each named in the check
         for part in c["check"].split("; "):
             signal, check = part.split(": ", 1)
             assert re.search(rf"{signal} [+-]\d+\.\d\d \({re.escape(check)}\)", model_text), part

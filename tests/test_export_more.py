@@ -147,7 +147,8 @@ def test_chat_model_rule_list_round_trip_carries_no_key(fresh_cache, fake_llm, m
             assert key not in card and key[-12:] not in card
     card = (tmp_path / "card.md").read_text()
     for r in model.proposed_rules_.itertuples():
-        assert f"| {r.n_covered} | {r.precision:.3f} | {'yes' if r.in_model else 'no'} |" in card
+        precision = f"{r.precision:.3f}" if r.n_covered else "–"
+        assert f"| {r.n_covered} | {precision} | {'yes' if r.in_model else 'no'} |" in card
 
 
 # ----------------------------------------------------------------------------------- AugLinear

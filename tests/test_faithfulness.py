@@ -272,8 +272,12 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
     server = AnswerServer(["sst2"])   # every distilled probe fails: nothing is tested, and the header counts none
     texts, y = split("sst2", "train")
     for make, shape in ((RuleListClassifier, "0 rules over 0 concepts"), (ConceptTreeClassifier, "1 leaves over 0 concepts")):
-        printed = str(make(llm=_chat(server), measure="distill", n_distill=200, n_proposed_rules=0).fit(texts, y))
+        model = make(llm=_chat(server), measure="distill", n_distill=200, n_proposed_rules=0).fit(texts, y)
+        printed = str(model)
         assert shape in printed.splitlines()[0]
+        assert "overstates" not in printed        # nothing was chosen: the precision is the class share
+        decided = model.evaluate_rules(texts[:50], y[:50])
+        assert len(decided) == 1 and decided.texts[0] == 50 and decided.rule[0] in ("ALWAYS", "(root)")
         assert printed.splitlines()[-1] == ("not measured faithfully, so never tested: 20 candidate signals whose "
                                             "held-out check fell below its gate")
     server.close()

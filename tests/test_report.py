@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -117,8 +118,11 @@ def test_each_rule_is_measured_on_held_out_texts_and_carded(make, spam, tmp_path
     model = make().fit(texts, labels)
     table = model.evaluate_rules(X, y)
     printed = str(model)
-    shown = model.rule_texts() if hasattr(model, "rules_") else [model.paths()[n] for n in sorted(model.paths())]
+    shown = model.rule_texts() if hasattr(model, "rules_") else list(model.paths().values())
     assert list(table.rule) == shown
+    # in printed order: the rows' training precision and count read as the printed lines do, top to bottom
+    assert [f"precision {p:.2f}, {n} training texts" for p, n in zip(table.training_precision, table.training_texts)] \
+        == re.findall(r"precision \d\.\d\d, \d+ training texts", printed)
     assert table.texts.sum() == len(X)                                   # every test text decided once
     hits = np.nansum(table.precision * table.texts)
     assert hits == pytest.approx((model.predict(X) == y).sum())          # the rows add up to the accuracy
@@ -140,7 +144,7 @@ def test_each_rule_is_measured_on_held_out_texts_and_carded(make, spam, tmp_path
                     "## The model as printed", "decided by:"):
         assert heading in text, heading
     assert "the printed training precision overstates it" in text and "<h2>Rules</h2>" in page
-    assert f"never tested: {model.n_gated_signals_} candidate signals" in text
+    assert model.n_gated_signals_ > 0 and f"never tested: {model.n_gated_signals_} candidate signal" in text
     assert "failed: no weight" not in text
     with pytest.raises(ValueError, match="2 texts but y has 1 labels"):
         model.evaluate_rules(X[:2], y[:1])

@@ -57,7 +57,7 @@ def test_printed_rules_are_the_rules_predict_uses(rule_model):
     printed = str(model).splitlines()
     if printed[-1].startswith("not measured faithfully, so never tested: "):   # signals no rule may test
         printed = printed[:-1]
-    assert printed[-1] == model._precision_line() and "overstates" in printed[-1]   # says what precision is
+    assert [printed[-1]] == model._precision_line() and "overstates" in printed[-1]   # says what precision is
     printed = printed[:-1]
     assert printed[0].startswith("RuleListClassifier:")
     assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")

@@ -39,7 +39,7 @@ from scipy.optimize import brentq
 from scipy.stats import binomtest, norm
 
 __all__ = ["AGREEMENT_GATE", "AUC_GATE", "MARGIN_GATE", "FidelityRecord", "auc_interval", "auc_variance", "describe",
-           "passes", "spans_gate"]
+           "passes", "spans_gate", "wilson_interval"]
 
 AUC_GATE = 0.75
 AGREEMENT_GATE = 0.8
@@ -65,10 +65,17 @@ def record(concept: int, signal: str, metric: str, fidelity=None, baseline=None,
             rec["interval"] = list(auc_interval(fidelity, int(positives), int(n_texts - positives)))
     if metric in ("agreement", "consistency") and fidelity is not None and n_texts > 0:
         # an agreement is a share of n_texts answers: Wilson's 95% interval for it
-        ci = binomtest(int(round(fidelity * n_texts)), int(n_texts)).proportion_ci(0.95, method="wilson")
-        rec["interval"] = [float(ci.low), float(ci.high)]
+        rec["interval"] = list(wilson_interval(int(round(fidelity * n_texts)), int(n_texts)))
     rec["passed"] = passes(rec)
     return rec
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's interval for the share ``k / n`` (scipy's ``binomtest``); NaN for ``n == 0``."""
+    if not n:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def auc_variance(auc: float, positives: int, negatives: int) -> float:

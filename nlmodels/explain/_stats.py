@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..concepts.fidelity import wilson_interval
+
 __all__ = ["benjamini_hochberg", "compare_proportions"]
 
 
 def _wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+    return (0.0, 1.0) if n == 0 else wilson_interval(k, n, confidence)   # no texts: anything is possible
 
 
 def compare_proportions(k_a: int, n_a: int, k_b: int, n_b: int, *, confidence: float = 0.95) -> dict:

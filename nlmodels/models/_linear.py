@@ -24,7 +24,7 @@ from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
 from ._head import MANY_CLASSES, association_signs, fit_sparse_classifier, fit_sparse_regressor, own_class_rows
 from ._pipeline import DEFAULT_CONCEPTS, ConceptPipeline, store_params
-from ._views import render
+from ._views import Reportable, render
 
 __all__ = ["ATTRIBUTES_DOC", "CV_BUDGET_MAX_TEXTS", "LinearConceptModel"]
 
@@ -86,7 +86,7 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
 """
 
 
-class LinearConceptModel(ConceptPipeline, BaseEstimator):
+class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
     """Propose, measure, then a sparse linear head whose weights point the way their concepts read."""
 
     _parameter_constraints = CONCEPT_LINEAR
@@ -357,11 +357,6 @@ class LinearConceptModel(ConceptPipeline, BaseEstimator):
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit: export, card, plots, edits
-
-    def report(self, X, y, path, **options):
-        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html).
-        Options: see :func:`nlmodels.report.card_data`."""
-        return render("card", self, X, y, path, **options)
 
     def edit(self, remove=(), add=(), *, author=None, note=None):
         """A copy with concepts removed and/or added (a question or a list of phrases); its head is

@@ -71,6 +71,10 @@ def training_summary(texts, y, regression: bool, llm=None) -> dict:
     return summary
 
 
+#: How a check reads in a model file written before fidelity was recorded.
+NOT_RECORDED = "fidelity not recorded"
+
+
 class ConceptPipeline(TextEstimatorMixin):
     """What every concept estimator shares (ConceptClassifier, ConceptRegressor, ConceptTransformer,
     RuleListClassifier, ConceptTreeClassifier): propose concepts, then measure them, written once.
@@ -235,10 +239,18 @@ class ConceptPipeline(TextEstimatorMixin):
         signals = self.measurer_.signals
         return np.array([value(records[(k, s)]) for k in range(len(self.concepts_)) for s in signals], dtype=dtype)
 
+    def _checks(self) -> np.ndarray:
+        """Per column, how its measurement was checked, as the printed model says it."""
+        if not self.measurer_.fidelity_:   # a model file written before fidelity was recorded
+            return np.full(len(self.concepts_) * self.n_signals_, NOT_RECORDED, dtype=object)
+        return self._per_column(describe_fidelity, dtype=object)
+
     def _signal_checks(self, k: int) -> list[tuple[int, str, str]]:
         """Concept ``k``'s measured signals as the printed model states them: (signal index, signal,
         how it was checked, with ": not faithful, no weight" after one that failed its gate). A signal
         the concept does not have (a prototype's phrases) is left out."""
+        if not self.measurer_.fidelity_:   # a model file written before fidelity was recorded
+            return [(j, signal, NOT_RECORDED) for j, signal in enumerate(self.measurer_.signals)]
         records = {(r["concept"], r["signal"]): r for r in self.measurer_.fidelity_}
         out = []
         for j, signal in enumerate(self.measurer_.signals):

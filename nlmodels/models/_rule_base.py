@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -21,10 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 from .._codec import encode_array, label_text, plain, plain_label
 from .._validation import check_texts_labels
 from ..concepts import RuleProposer
-from ..concepts.fidelity import describe as describe_fidelity
+from ..concepts.fidelity import wilson_interval
 from ._contract import CONCEPT_PIPELINE, non_negative_int
 from ._document import to_json
-from ._views import render
+from ._views import Reportable
 from ._pipeline import PARAMETERS_DOC, ConceptPipeline, drop_param_doc
 from ._state import pipeline_state, rebuild_pipeline
 
@@ -89,14 +88,6 @@ class Rule:
 _PROPOSED_COLUMNS = ["condition", "label", "signal", "threshold", "n_covered", "precision", "in_model"]
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    """The 95% Wilson interval of a share ``k / n`` (NaN for ``n == 0``)."""
-    if not n:
-        return float("nan"), float("nan")
-    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
 
@@ -124,9 +115,12 @@ def candidate_cuts(F: np.ndarray, n_thresholds: int) -> tuple[np.ndarray, np.nda
 # A condition is an index m into [0, 2M): m < M is "column >= cut", m >= M its complement.
 # Class counts of the complement come free (remaining counts minus the counts of "at or above").
 
-class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
+class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimator):
     """Concept proposal for rules and trees: the shared pipeline plus coarse phrase groups (offline)
-    or rules a chat model proposes (their conditions become question concepts)."""
+    or rules a chat model proposes (their conditions become question concepts). Their model card
+    shows each rule's precision measured on the card's texts beside the training precision."""
+
+    _UNITS = "rules"   # what a text is decided by, as the printed model and the card name it
 
     @property
     def max_concepts(self) -> int:
@@ -192,17 +186,13 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
         self.n_gated_signals_ = int((~allowed).sum())
         return allowed
 
-    def _checks(self) -> np.ndarray:
-        """Per column, how its measurement was checked, as the printed model says it."""
-        if not self.measurer_.fidelity_:   # a model file written before fidelity was recorded
-            return np.full(len(self.concepts_) * self.n_signals_, "fidelity not recorded", dtype=object)
-        return self._per_column(describe_fidelity, dtype=object)
-
-    def _precision_line(self) -> str:
-        """The printed model's note that its precisions are the training texts' (they overstate)."""
-        what = "leaves" if hasattr(self, "node_counts_") else "rules"
-        return (f"precision is counted on the training texts the {what} were chosen on, so it overstates how often "
-                f"they are right on new texts: evaluate_rules(X, y) measures each on texts it was not chosen on")
+    def _precision_line(self) -> list[str]:
+        """The printed model's note that its precisions are the training texts' (they overstate);
+        none where no condition was chosen (the list is its ELSE alone, the tree one leaf)."""
+        if not self._conditions():
+            return []
+        return [f"precision is counted on the training texts the {self._UNITS} were chosen on, so it overstates how "
+                f"often they are right on new texts: evaluate_rules(X, y) measures each on texts it was not chosen on"]
 
     def _gated_line(self) -> list[str]:
         """The printed model's last line where signals were left out for failing their fidelity gate."""
@@ -217,7 +207,8 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
 
     def _mark_in_model(self):
         if len(self.proposed_rules_):
-            used = set(self.concept_names())
+            names = self.concept_names()   # the concepts a condition tests, not a placeholder kept for the measurer
+            used = {names[c.concept] for c in self._conditions()}
             self.proposed_rules_["in_model"] = self.proposed_rules_.condition.isin(used)
 
     def _conditions(self) -> list[Condition]:
@@ -232,12 +223,6 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
     def _decided(self, F) -> np.ndarray:
         """Per text, the index into :meth:`_decisions` of the one that decides it."""
         raise NotImplementedError
-
-    def report(self, X, y, path, **options):
-        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html),
-        with each rule's precision on those texts beside its training precision. Options: see
-        :func:`nlmodels.report.card_data`."""
-        return render("card", self, X, y, path, **options)
 
     def evaluate_rules(self, X, y) -> pd.DataFrame:
         """Each rule (a tree: each leaf's path), measured on labelled texts it was not fitted on.
@@ -258,7 +243,7 @@ class RuleConceptModel(ConceptPipeline, ClassifierMixin, BaseEstimator):
             rows.append({"rule": shown, "prediction": label, "training_texts": int(counts.sum()),
                          "training_precision": float(counts.max() / counts.sum()) if counts.sum() else float("nan"),
                          "texts": n, "precision": right / n if n else float("nan"),
-                         "interval": _wilson(right, n)})
+                         "interval": wilson_interval(right, n)})
         return pd.DataFrame(rows)
 
     def _header(self, what: str) -> str:

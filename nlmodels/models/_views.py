@@ -8,7 +8,7 @@ does that), and the methods look them up.
 
 from __future__ import annotations
 
-__all__ = ["register_view", "render"]
+__all__ = ["Reportable", "register_view", "render"]
 
 _VIEWS: dict = {}
 
@@ -21,3 +21,12 @@ def render(name: str, model, *args, **options):
     if name not in _VIEWS:
         raise RuntimeError(f"no renderer for {name!r}: import nlmodels.report (import nlmodels does)")
     return _VIEWS[name](model, *args, **options)
+
+
+class Reportable:
+    """``model.report(X, y, path)``: the model card, for the estimators that have one."""
+
+    def report(self, X, y, path, **options):
+        """Write a model card evaluated on ``X, y``: Markdown (.md) or self-contained HTML (.html).
+        Options: see :func:`nlmodels.report.card_data`."""
+        return render("card", self, X, y, path, **options)

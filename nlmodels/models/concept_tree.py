@@ -93,6 +93,7 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         self._mark_in_model()
         return self
 
+    _UNITS = "leaves"
     _FITTED = "node_counts_"
     _HEAD = "tree"
 
@@ -178,7 +179,7 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
 
     def paths(self) -> dict[int, str]:
         """Each leaf's path from the root, as conditions joined by AND, each printed as in ``str``
-        (with how its measurement was checked)."""
+        (with how its measurement was checked); leaves in printed order (a split's IF side first)."""
         names, checks = self.concept_names(), self._checks()
         out: dict[int, str] = {}
 
@@ -192,13 +193,14 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         walk(0, [])
         return out
 
-    def _decisions(self):
-        paths = self.paths()
-        return [(paths[n], self.classes_[int(np.argmax(self.node_counts_[n]))], self.node_counts_[n])
-                for n in sorted(paths)]
+    def _decisions(self):   # the leaves in printed order: each split's IF side before its ELSE side
+        return [(path, self.classes_[int(np.argmax(self.node_counts_[n]))], self.node_counts_[n])
+                for n, path in self.paths().items()]
 
     def _decided(self, F):
-        return np.searchsorted(np.array(sorted(self.paths())), self._reached(F))
+        position = np.full(len(self.node_counts_), -1)
+        position[list(self.paths())] = np.arange(len(self.paths()))
+        return position[self._reached(F)]
 
     def explain(self, X) -> pd.DataFrame:
         """The path each text takes: ``leaf`` (node id), ``path``, ``prediction``, ``precision``."""
@@ -232,4 +234,4 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
             walk(self.node_left_[node], indent + 1)
 
         walk(0, 0)
-        return "\n".join(lines + [self._precision_line()] + self._gated_line())
+        return "\n".join(lines + self._precision_line() + self._gated_line())

@@ -215,17 +215,18 @@ class RuleListClassifier(RuleConceptModel):
         return [c for rule in self.rules_ for c in rule.conditions]
 
     def _decisions(self):
-        return [(shown, r.label, r.class_counts) for shown, r in zip(self.rule_texts(), self.rules_)] + [
-            ("ELSE", self.default_, self.default_counts_)]
+        shown = self.rule_texts()
+        return [(text, r.label, r.class_counts) for text, r in zip(shown, self.rules_)] + [
+            (shown[-1], self.default_, self.default_counts_)]
 
     def _decided(self, F):
         return self._which_rule(F)
 
     def rule_texts(self) -> list[str]:
         """Each rule's condition as printed (each cut with how its measurement was checked), then
-        "ELSE" for the final rule."""
+        "ELSE" for the final rule ("ALWAYS" when it is the only one)."""
         names, checks = self.concept_names(), self._checks()
-        return [r.describe(names, checks) for r in self.rules_] + ["ELSE"]
+        return [r.describe(names, checks) for r in self.rules_] + ["ELSE" if self.rules_ else "ALWAYS"]
 
     def explain(self, X) -> pd.DataFrame:
         """Which rule fired for each text: ``rule`` (index into ``rules_``; ``len(rules_)`` is the
@@ -254,7 +255,7 @@ class RuleListClassifier(RuleConceptModel):
         if never:
             shown = ", ".join(label_text(c) for c in never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
             lines.append(f"never predicted: {len(never)} of {len(self.classes_)} classes ({shown})")
-        return "\n".join(lines + [self._precision_line()] + self._gated_line())
+        return "\n".join(lines + self._precision_line() + self._gated_line())
 
 
 # ----------------------------------------------------------------------------------------- tree

@@ -2,7 +2,7 @@
 
 :func:`card_data` gathers everything (metrics, each concept's weight, how often it fires and the
 test texts where it fires most, how it is measured, chat-model usage, data, limitations, edit
-history) into a dict; :func:`write_card` renders it as Markdown (``.md``; plots written beside it
+history; for a rule list or a tree, each rule measured on the test texts instead of weights) into a dict; :func:`write_card` renders it as Markdown (``.md``; plots written beside it
 as PNG files) or as one self-contained HTML page (``.html``; inline CSS, plots as base64 PNG, no
 script, no outside resource).
 """
@@ -189,7 +189,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
 
     Parameters
     ----------
-    model : fitted ConceptClassifier or ConceptRegressor
+    model : fitted ConceptClassifier, ConceptRegressor, RuleListClassifier or ConceptTreeClassifier
     X, y : test texts and their labels (or targets)
     n_examples : int, default=3
         Test texts shown per concept: those where it fires most strongly.
@@ -217,7 +217,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     if rules:
         decided = model.evaluate_rules(texts, y)
         body = {"rules": [{**r, "prediction": label_text(r["prediction"])} for r in decided.to_dict("records")],
-                "n_concepts": len({c.concept for c in model._conditions()}),
+                "n_concepts": len({c.concept for c in model._conditions()}), "units": model._UNITS,
                 "n_gated_signals": int(getattr(model, "n_gated_signals_", 0)),
                 # what a chat model claimed, as measured on the training texts (none offline)
                 "proposed_rules": [{"condition": r["condition"], "label": label_text(r["label"]),
@@ -289,13 +289,25 @@ def _row_titles(model) -> list[str]:
 
 
 def _fidelity_rows(model) -> list[dict]:
-    """Each used concept's measurement, as checked on held-out texts (``model.fidelity_``)."""
+    """Each used concept's measurement, as checked on held-out texts (``model.fidelity_``); for a
+    rule model, the concepts its conditions test (not a placeholder kept for the measurer)."""
     if not model.measurer_.fidelity_:   # a model file written before fidelity was recorded
         return []
-    failed = "failed: never tested" if _is_rules(model) else "failed: no weight"
+    records = model.fidelity_.to_dict("records")
+    if not _is_rules(model):
+        gate = {True: "passed", False: "failed: no weight", None: "unverified"}
+        return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
+                 "gate": gate[r["passed"]]} for r in records if r["metric"] != "absent"]
+    names = model.concept_names()
+    conditions = model._conditions()
+    tested = {(names[c.concept], c.signal) for c in conditions}
+    shown = {names[c.concept] for c in conditions}
+    # a failed measurement is never tested, except in a model file written before the gate
+    gate = {True: lambda r: "passed", None: lambda r: "unverified",
+            False: lambda r: "failed, yet tested (a model fitted before the gate)"
+            if (r["concept"], r["signal"]) in tested else "failed: never tested"}
     return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
-             "gate": {True: "passed", False: failed, None: "unverified"}[r["passed"]]}
-            for r in model.fidelity_.to_dict("records") if r["metric"] != "absent"]
+             "gate": gate[r["passed"]](r)} for r in records if r["metric"] != "absent" and r["concept"] in shown]
 
 
 def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **options) -> str:

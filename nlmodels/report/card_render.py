@@ -131,7 +131,7 @@ _RULE_HEADER = ["#", "rule (each cut with how its measurement was checked)", "pr
 
 
 def _rules_intro(data) -> str:
-    what = ("One row per leaf, as its path from the root." if data["estimator"] == "ConceptTreeClassifier" else
+    what = ("One row per leaf, as its path from the root, in printed order." if data["units"] == "leaves" else
             "One row per rule, in order: the first rule that holds decides a text, and ELSE decides the texts "
             "no rule holds for.")
     return (f"{what} The training precision is what the learner chose each rule for; the test precision "
