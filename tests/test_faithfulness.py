@@ -14,6 +14,7 @@ from answer_server import AnswerServer, answers_available, load_answers, split
 from textsets import reviews, topics
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier, RuleListClassifier, load
+from nlmodels.cli._commands import _rule_explanation
 from nlmodels.concepts import fidelity, phrase_matches
 from nlmodels.concepts.fidelity import AGREEMENT_GATE, AUC_GATE, MARGIN_GATE
 from nlmodels.data import load_sms_spam_sample
@@ -278,6 +279,7 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
         assert "overstates" not in printed        # nothing was chosen: the precision is the class share
         decided = model.evaluate_rules(texts[:50], y[:50])
         assert len(decided) == 1 and decided.texts[0] == 50 and decided.rule[0] in ("ALWAYS", "(root)")
+        assert _rule_explanation(model, texts[0], None)["rule_text"] == decided.rule[0]   # nlmodels explain
         assert printed.splitlines()[-1] == ("not measured faithfully, so never tested: 20 candidate signals whose "
                                             "held-out check fell below its gate")
     server.close()

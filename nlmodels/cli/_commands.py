@@ -111,7 +111,8 @@ def _rule_explanation(model, text: str, target) -> dict:
     if hasattr(model, "rules_"):
         rule = int(row["rule"])
         record.update(explained="the first rule that holds", rule=rule,
-                      rule_text=str(row["rule_text"]) if rule < len(model.rules_) else "ELSE (no rule holds)")
+                      rule_text=str(row["rule_text"]) if rule < len(model.rules_)
+                      else "ELSE (no rule holds)" if model.rules_ else "ALWAYS")
     else:
         record.update(explained="the path through the tree", leaf=int(row["leaf"]), rule_text=str(row["path"]))
     record["precision"] = float(row["precision"])  # of that rule (leaf) on the training texts
@@ -181,7 +182,7 @@ def cmd_explain(args) -> int:
             condition = r["rule_text"]
             if condition.startswith("ELSE"):
                 shown = condition
-            elif condition == "(root)":  # a tree that is one leaf
+            elif condition in ("(root)", "ALWAYS"):  # a tree that is one leaf, a list with no rule
                 shown = f"ALWAYS {r['prediction']}"
             else:
                 shown = f"IF {condition} THEN {r['prediction']}"
