@@ -109,10 +109,9 @@ def _rule_explanation(model, text: str, target) -> dict:
     record = {"text": text, "prediction": predicted.item() if hasattr(predicted, "item") else predicted,
               "probabilities": {str(c): float(p) for c, p in zip(model.classes_, model.predict_proba([text])[0])}}
     if hasattr(model, "rules_"):
-        rule = int(row["rule"])
-        record.update(explained="the first rule that holds", rule=rule,
-                      rule_text=str(row["rule_text"]) if rule < len(model.rules_)
-                      else "ELSE (no rule holds)" if model.rules_ else "ALWAYS")
+        shown = str(row["rule_text"])   # the final rule reads ELSE, or ALWAYS in a list without rules
+        record.update(explained="the first rule that holds", rule=int(row["rule"]),
+                      rule_text="ELSE (no rule holds)" if shown == "ELSE" else shown)
     else:
         record.update(explained="the path through the tree", leaf=int(row["leaf"]), rule_text=str(row["path"]))
     record["precision"] = float(row["precision"])  # of that rule (leaf) on the training texts

@@ -198,8 +198,9 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
                 for n, path in self.paths().items()]
 
     def _decided(self, F):
+        leaves = list(self.paths())   # in printed order, as _decisions lists them
         position = np.full(len(self.node_counts_), -1)
-        position[list(self.paths())] = np.arange(len(self.paths()))
+        position[leaves] = np.arange(len(leaves))
         return position[self._reached(F)]
 
     def explain(self, X) -> pd.DataFrame:

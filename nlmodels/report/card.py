@@ -218,7 +218,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         decided = model.evaluate_rules(texts, y)
         body = {"rules": [{**r, "prediction": label_text(r["prediction"])} for r in decided.to_dict("records")],
                 "n_concepts": len({c.concept for c in model._conditions()}), "units": model._UNITS,
-                "n_gated_signals": int(getattr(model, "n_gated_signals_", 0)),
+                "gated_lines": model._gated_line(),   # the printed model's own line, if any
                 # what a chat model claimed, as measured on the training texts (none offline)
                 "proposed_rules": [{"condition": r["condition"], "label": label_text(r["label"]),
                                     "n_covered": int(r["n_covered"]), "precision": float(r["precision"]),

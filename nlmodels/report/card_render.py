@@ -138,12 +138,6 @@ def _rules_intro(data) -> str:
             "measures it on the test texts, which the model never saw.")
 
 
-def _gated_text(data) -> str:
-    n = data["n_gated_signals"]
-    return (f"Not measured faithfully, so never tested: {n} candidate signal{'s' if n != 1 else ''} whose held-out "
-            "check fell below its gate." if n else "")
-
-
 _PROPOSED_HEADER = ["the chat model's rule: IF", "THEN", "training texts it holds for", "precision there",
                     "a condition of the model"]
 _PROPOSED_INTRO = ("The chat model wrote these rules; each was measured on the training texts (its question cut "
@@ -165,8 +159,7 @@ def _rules_markdown(data) -> list[str]:
         out += ["### Fidelity: each measurement checked on held-out texts", ""]
         out += _md_table(["concept", "signal", "fidelity", "gate"],
                          [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
-    if data["n_gated_signals"]:
-        out += [_gated_text(data), ""]
+    out += [line for text in data["gated_lines"] for line in (_md(text), "")]
     out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", "",
             f"Predicted {_md(data['explained']['prediction'])}, decided by: {_md(data['explained']['decided_by'])}", ""]
     return out
@@ -262,8 +255,7 @@ def _rules_html(data) -> list[str]:
         parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
                             [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
-    if data["n_gated_signals"]:
-        parts.append(f"<p>{_h(_gated_text(data))}</p>")
+    parts += [f"<p>{_h(text)}</p>" for text in data["gated_lines"]]
     parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>",
               f"<p>Predicted {_h(data['explained']['prediction'])}, decided by: "
               f"{_h(data['explained']['decided_by'])}</p>"]
