@@ -373,6 +373,46 @@ def test_weight_plot_and_waterfall_add_up(model):
     assert png[:4] == b"\x89PNG"
 
 
+def _label_checks(fig) -> dict:
+    """Each bar label's first line (the concept) -> the rest (its check), from the y tick labels."""
+    out = {}
+    for ax in fig.axes:
+        for tick in ax.get_yticklabels():
+            name, _, check = tick.get_text().partition("\n")
+            out[name] = " ".join(check.split("\n"))
+    return out
+
+
+def test_plots_say_how_each_weighted_bar_was_checked(model):
+    # a bar must not show a reason without its check: under each concept with weight, the checks of
+    # the signals it is made of, in the printed model's words; none under a concept without weight
+    printed, S, names = str(model), model.n_signals_, model.concept_names()
+    assert S > 1
+    shown = _label_checks(model.plot_weights(top=None))
+    weighted = [k for k in range(len(names)) if model.coef_[0, k * S:(k + 1) * S].any()]
+    assert weighted and len(shown) == len(names)
+    for k, name in enumerate(names):
+        label = nlmodels.report.plots._short(name, 60)
+        if k not in weighted:
+            assert shown[label] == ""
+            continue
+        parts = shown[label].split("; ")
+        assert len(parts) == int((model.coef_[0, k * S:(k + 1) * S] != 0).sum())
+        for part in parts:
+            signal, check = part.split(": ", 1)
+            assert "not faithful" not in check                  # a failed signal never carries weight
+            assert re.search(rf"{signal} [+-]\d+\.\d\d \({re.escape(check)}\)", printed), part
+
+    text = "a brilliant film with a dull ending"
+    frame = model.explain([text]).iloc[0].drop("intercept")
+    steps = _label_checks(model.plot_explanation(text, top=len(names)))
+    for name, value in frame.items():
+        if value != 0:
+            k = names.index(name)
+            assert steps[nlmodels.report.plots._short(name, 60)] == model._concept_check(k, model.coef_[0, k * S:(k + 1) * S])
+    assert steps["intercept"] == "" and steps["decision value"] == ""
+
+
 def test_multiclass_plots_and_card(tmp_path):
     texts, labels = topics(12)
     clf = ConceptClassifier(max_concepts=5).fit(texts, labels)

@@ -123,9 +123,7 @@ def _checks_by_concept(model) -> dict:
     (an n-gram model, or a file written before fidelity was recorded: none)."""
     if not getattr(getattr(model, "measurer_", None), "fidelity_", None):
         return {}
-    return {name: "; ".join(check if model.n_signals_ == 1 else f"{signal}: {check}"
-                            for _, signal, check in model._signal_checks(k))
-            for k, name in enumerate(model.concept_names())}
+    return {name: model._concept_check(k) for k, name in enumerate(model.concept_names())}
 
 
 def _explanation(model, text: str, target, top: int) -> dict:

@@ -260,6 +260,14 @@ class ConceptPipeline(TextEstimatorMixin):
                                                                 ": not faithful, no weight")))
         return out
 
+    def _concept_check(self, k: int, weights=None) -> str:
+        """Concept ``k``'s checks in one line, as ``nlmodels explain`` and the plots show them
+        ("similar: AUC 0.97 held-out; mentions: exact"; a model with one signal: the check alone).
+        With ``weights`` (concept ``k``'s weights in one row of the head): only the signals weighted
+        there, the ones its bar or contribution in that row is made of."""
+        return "; ".join(check if self.n_signals_ == 1 else f"{signal}: {check}"
+                         for j, signal, check in self._signal_checks(k) if weights is None or weights[j] != 0)
+
     def _column_gate(self) -> np.ndarray:
         """Per column: may it carry weight? Not when its measurement failed its fidelity gate."""
         return self._per_column(lambda r: r["passed"] is not False)

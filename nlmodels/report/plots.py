@@ -3,6 +3,9 @@
 - :func:`plot_weights`: each concept's weight as a horizontal bar.
 - :func:`plot_explanation`: one text's prediction as a waterfall, from the intercept through each
   concept's contribution to the decision value (the bars add up exactly to ``decision_function``).
+
+Under each concept's name, both say how the signals its bar is made of were checked on held-out
+texts, in the words of the printed model (a bar must not show a reason without its check).
 """
 
 from __future__ import annotations
@@ -44,6 +47,22 @@ def _rows(model, target):
     return [(k, f"class {label_text(classes[k])}")]
 
 
+def _label(model, name: str, k, row: int, width: int) -> str:
+    """A bar's label: the concept's name and, under it, how the signals weighted in ``row`` of the
+    head were checked on held-out texts, as ``nlmodels explain`` says it (what the bar is made of;
+    an n-gram, or a bar that sums several concepts, has no check)."""
+    if k is None or not hasattr(model, "_concept_check"):
+        return _short(name, width)
+    S = model.n_signals_
+    check = model._concept_check(k, model.coef_[row, k * S:(k + 1) * S])
+    return _short(name, width) + ("\n" + textwrap.fill(check, width) if check else "")
+
+
+def _height(labels) -> float:
+    """Inches for bars with these (multi-line) labels."""
+    return sum(0.2 + 0.14 * label.count("\n") for label in labels)
+
+
 def concept_weights(model, row: int) -> np.ndarray:
     """Each concept's weight (its signals' weights summed) in one row of the head."""
     S = len(model.measurer_.signals)
@@ -66,21 +85,28 @@ def plot_weights(model, *, target=None, top: int | None = 30, width: float = 9.0
     rows = _rows(model, target)
     names = model.concept_names()
     n = len(names) if top is None else min(top, len(names))
-    fig = Figure(figsize=(width * len(rows) if len(rows) < 3 else width * 1.6, 0.34 * n + 1.4),
-                 layout="constrained")
-    axes = fig.subplots(1, len(rows), squeeze=False)[0]
-    for ax, (row, title) in zip(axes, rows):
+    panels = []
+    for row, title in rows:
         w = concept_weights(model, row)
         order = np.argsort(-np.abs(w), kind="stable")[:n][::-1]
+        panels.append((row, title, w, order, [_label(model, names[k], k, row, 60) for k in order]))
+    columns = min(2, len(panels))   # several classes: two panels a row, so labels and bars keep room
+    grid = [panels[i:i + columns] for i in range(0, len(panels), columns)]
+    heights = [max(_height(p[4]) for p in line) + 0.14 * n + 0.9 for line in grid]
+    fig = Figure(figsize=(width * columns, sum(heights) + 0.8), layout="constrained")
+    axes = fig.subplots(len(grid), columns, squeeze=False, gridspec_kw={"height_ratios": heights}).ravel()
+    for ax in axes[len(panels):]:
+        ax.remove()
+    for ax, (row, title, w, order, labels) in zip(axes, panels):
         ax.barh(np.arange(len(order)), w[order], color=[POSITIVE if v > 0 else NEGATIVE for v in w[order]])
-        ax.set_yticks(np.arange(len(order)), [_short(names[k], 70 if len(rows) == 1 else 40) for k in order],
-                      fontsize=8)
+        ax.set_yticks(np.arange(len(order)), labels, fontsize=7)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_xlabel("weight (contribution when the concept's scores are 1)")
+        ax.set_xlabel("weight (contribution when the concept's scores are 1)", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"{type(model).__name__}: {len(names)} concepts, intercept "
-                 + ", ".join(f"{model.intercept_[r]:+.3f}" for r, _ in rows), fontsize=11)
+                 + ", ".join(f"{model.intercept_[r]:+.3f}" for r, _ in rows)
+                 + "\nunder each concept: how its weighted signals were checked on held-out texts", fontsize=10)
     return fig
 
 
@@ -112,11 +138,13 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     shown = [(parts.index[k], float(parts.iloc[k])) for k in order[:top] if parts.iloc[k] != 0]
     rest = float(parts.iloc[order[top:]].sum()) if len(order) > top else 0.0
     steps = [("intercept", intercept)] + shown + ([(f"{len(order) - top} other concepts", rest)] if len(order) > top else [])
+    index = {name: k for k, name in enumerate(model.concept_names())} if hasattr(model, "_concept_check") else {}
+    row = list(classes).index(target) if classes is not None and len(classes) > 2 else 0
+    labels = [_label(model, name, index.get(name), row, 60) for name, _ in steps] + ["decision value"]
 
-    fig = Figure(figsize=(width, 0.42 * (len(steps) + 1) + 1.8), layout="constrained")
+    fig = Figure(figsize=(width, _height(labels) + 0.22 * len(labels) + 1.8), layout="constrained")
     ax = fig.subplots()
     start = 0.0
-    labels = []
     for i, (name, value) in enumerate(steps):
         color = NEUTRAL if name == "intercept" else POSITIVE if value > 0 else NEGATIVE
         ax.barh(i, value, left=start, color=color, edgecolor="black", linewidth=0.4)
@@ -124,12 +152,10 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
         if i + 1 < len(steps):
             ax.plot([start + value] * 2, [i + 0.4, i + 0.6], color="black", linewidth=0.6)
         start += value
-        labels.append(_short(name, 60))
     ax.barh(len(steps), total, color="#34495e")
     ax.text(total, len(steps), f" {total:+.2f} ", va="center", ha="left" if total >= 0 else "right",
             fontsize=8, fontweight="bold")
-    labels.append("decision value")
-    ax.set_yticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
     ends = np.cumsum([0.0] + [v for _, v in steps])
     lo, hi = min(ends.min(), total, 0.0), max(ends.max(), total, 0.0)
     pad = 0.14 * max(hi - lo, 1e-6)  # room for the value labels at both ends
@@ -148,6 +174,9 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     else:
         outcome = f"decision value for class {label_text(target)} (predicted {label_text(model.predict([text])[0])})"
         ax.set_xlabel(f"decision value for class {label_text(target)}")
+    if index:
+        ax.set_xlabel(ax.get_xlabel() + "\nunder each concept: how the signals that make up its bar were checked "
+                      "on held-out texts", fontsize=8)
     fig.suptitle(_short(f"“{text}”", 110) + "\n" + outcome, fontsize=10)
     return fig
 
