@@ -256,6 +256,7 @@ def test_cli_fits_a_rule_list_and_predicts_explains_with_it(csv_files, capsys):
     assert record["prediction"] == row["prediction"] and record["rule"] == row["rule"]
     assert record["precision"] == pytest.approx(row["precision"])
     assert record["rule_text"] == row["rule_text"]
+    assert "overstates" in record["precision_note"]   # the rules were chosen on the texts it is counted on
     if record["rule"] < len(model.rules_):      # the rule as printed, with how each cut was checked
         assert record["rule_text"] in str(model) and "held-out" in record["rule_text"]
     assert main(["explain", model_path, "dull and clumsy"]) == 0
@@ -263,6 +264,7 @@ def test_cli_fits_a_rule_list_and_predicts_explains_with_it(csv_files, capsys):
     assert "decided by the first rule that holds" in out
     fired = model.explain(["dull and clumsy"]).iloc[0]
     assert fired["rule_text"] in out
+    assert "on the training texts it covered (counted on the training texts the rules were chosen on, so it overstates" in out
 
     # the card: each rule measured on the labelled file, beside its training precision
     assert main(["report", model_path, str(folder / "train.csv"), "--out", str(folder / "card.md")]) == 0

@@ -279,7 +279,8 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
         assert "overstates" not in printed        # nothing was chosen: the precision is the class share
         decided = model.evaluate_rules(texts[:50], y[:50])
         assert len(decided) == 1 and decided.texts[0] == 50 and decided.rule[0] in ("ALWAYS", "(root)")
-        assert _rule_explanation(model, texts[0], None)["rule_text"] == decided.rule[0]   # nlmodels explain
+        explained = _rule_explanation(model, texts[0], None)                              # nlmodels explain
+        assert explained["rule_text"] == decided.rule[0] and "precision_note" not in explained   # nothing chosen
         assert printed.splitlines()[-1] == ("not measured faithfully, so never tested: 20 candidate signals whose "
                                             "held-out check fell below its gate")
     server.close()

@@ -115,6 +115,9 @@ def _rule_explanation(model, text: str, target) -> dict:
     else:
         record.update(explained="the path through the tree", leaf=int(row["leaf"]), rule_text=str(row["path"]))
     record["precision"] = float(row["precision"])  # of that rule (leaf) on the training texts
+    if model._precision_line():   # some condition was chosen on those texts: the count overstates
+        record["precision_note"] = (f"counted on the training texts the {model._UNITS} were chosen on, so it "
+                                    "overstates; nlmodels report measures each on labelled texts it was not chosen on")
     return record
 
 
@@ -184,7 +187,8 @@ def cmd_explain(args) -> int:
             else:
                 shown = f"IF {condition} THEN {r['prediction']}"
             print(f"decided by {r['explained']} ({where}): {shown}")
-            print(f"  precision {r['precision']:.3f} on the training texts it covered")
+            print(f"  precision {r['precision']:.3f} on the training texts it covered"
+                  + (f" ({r['precision_note']})" if "precision_note" in r else ""))
             print()
             continue
         print(f"{r['explained']}: {r['decision_value']:+.3f} = intercept {r['intercept']:+.3f} plus")
