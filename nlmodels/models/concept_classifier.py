@@ -71,15 +71,17 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         ``target`` picks the class (default: the first class). Row sums equal
         ``decision_function`` (that class's column for multiclass).
         """
+        return self._explain(X, self._row(target))
+
+    def _row(self, target) -> int:
+        """The row of ``coef_`` that ``explain(X, target)`` explains (two classes: the one row)."""
         check_is_fitted(self, "coef_")
-        if len(self.classes_) == 2:
-            if target is not None and target not in self.classes_:
-                raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
-            return self._explain(X, 0)
-        target = self.classes_[0] if target is None else target
-        if target not in self.classes_:
+        if target is not None and target not in self.classes_:
             raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
-        return self._explain(X, int(np.flatnonzero(self.classes_ == target)[0]))
+        if len(self.classes_) == 2:
+            return 0
+        target = self.classes_[0] if target is None else target
+        return int(np.flatnonzero(self.classes_ == target)[0])
 
     def _rows(self):
         if len(self.classes_) == 2:

@@ -139,7 +139,7 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     rest = float(parts.iloc[order[top:]].sum()) if len(order) > top else 0.0
     steps = [("intercept", intercept)] + shown + ([(f"{len(order) - top} other concepts", rest)] if len(order) > top else [])
     index = {name: k for k, name in enumerate(model.concept_names())} if hasattr(model, "_concept_check") else {}
-    row = list(classes).index(target) if classes is not None and len(classes) > 2 else 0
+    row = model._row(target) if classes is not None else 0   # the row of coef_ that explain() explained
     labels = [_label(model, name, index.get(name), row, 60) for name, _ in steps] + ["decision value"]
 
     fig = Figure(figsize=(width, _height(labels) + 0.22 * len(labels) + 1.8), layout="constrained")
