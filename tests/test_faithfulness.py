@@ -14,6 +14,7 @@ from answer_server import AnswerServer, answers_available, load_answers, split
 from textsets import reviews, topics
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier, RuleListClassifier, load
+from nlmodels.cli import main
 from nlmodels.cli._commands import _rule_explanation
 from nlmodels.concepts import fidelity, phrase_matches
 from nlmodels.concepts.fidelity import AGREEMENT_GATE, AUC_GATE, MARGIN_GATE
@@ -345,7 +346,7 @@ def test_distill_fidelity_through_the_real_local_server(smollm, fresh_cache):
         assert fidelity.describe(record) in printed
 
 
-def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path):
+def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path, capsys):
     """A file written before support and fidelity were recorded: str says they are missing."""
     texts, y = reviews(80)
     doc = json.loads(ConceptClassifier(max_concepts=3).fit(texts, y).to_json())
@@ -356,6 +357,10 @@ def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path):
     path.write_text(json.dumps(doc))
     old = load(path)
     assert "training support and fidelity not recorded" in str(old) and old.fidelity_.empty
+    # nlmodels explain says the same beside every concept it shows, instead of showing none
+    assert main(["explain", str(path), "--json", "--top", "3", texts[0]]) == 0
+    shown = json.loads(capsys.readouterr().out)["contributions"]
+    assert shown and all(c["check"] == "fidelity not recorded" for c in shown)
 
     rules = json.loads(RuleListClassifier(max_rules=3).fit(texts, y).to_json())   # a rule list of then
     rules["measurer"].pop("fidelity", None)

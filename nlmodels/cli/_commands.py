@@ -123,8 +123,8 @@ def _rule_explanation(model, text: str, target) -> dict:
 
 def _checks_by_concept(model) -> dict:
     """Per concept name, how its measured signals were checked, as the printed model says it
-    (an n-gram model, or a file written before fidelity was recorded: none)."""
-    if not getattr(getattr(model, "measurer_", None), "fidelity_", None):
+    ("fidelity not recorded" in a file written before it was; an n-gram model, counted, not measured: none)."""
+    if not hasattr(model, "_concept_check"):
         return {}
     return {name: model._concept_check(k) for k, name in enumerate(model.concept_names())}
 

@@ -264,7 +264,10 @@ class ConceptPipeline(TextEstimatorMixin):
         """Concept ``k``'s checks in one line, as ``nlmodels explain`` and the plots show them
         ("similar: AUC 0.97 held-out; mentions: exact"; a model with one signal: the check alone).
         With ``weights`` (concept ``k``'s weights in one row of the head): only the signals weighted
-        there, the ones its bar or contribution in that row is made of."""
+        there, the ones its bar or contribution in that row is made of. A model file written before
+        fidelity was recorded: "fidelity not recorded", once."""
+        if not self.measurer_.fidelity_:
+            return NOT_RECORDED
         return "; ".join(check if self.n_signals_ == 1 else f"{signal}: {check}"
                          for j, signal, check in self._signal_checks(k) if weights is None or weights[j] != 0)
 
