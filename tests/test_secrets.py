@@ -152,3 +152,21 @@ def test_model_written_code_is_never_run(fresh_cache, fault_server, tmp_path):
             elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
                 call = (node.func.value.id, node.func.attr)
                 assert call not in attributes and call[0] != "subprocess", f"{path}:{node.lineno} calls {call}"
+
+
+def test_a_key_written_into_the_base_url_is_in_no_pickle_or_export(fresh_cache, fault_server):
+    """Some proxies take the key in the address (user:key@host, ?api-key=...): the pickle keeps only the
+    server's address without them, as the JSON export and repr do."""
+    server = fault_server()
+    host = server.base_url.split("://", 1)[1]
+    llm = ChatModel("fake", base_url=f"http://user:sk-user-{SENTINEL}@{host}?api-key=sk-query-{SENTINEL}",
+                    progress=False)
+    dumped = io.BytesIO()
+    joblib.dump(llm, dumped)
+    for blob in (pickle.dumps(llm), dumped.getvalue(), repr(llm).encode(), json.dumps(llm.identity).encode()):
+        assert SENTINEL.encode() not in blob
+    restored = pickle.loads(pickle.dumps(llm))
+    assert restored.base_url == server.base_url.rstrip("/") == llm.identity["server"]
+    assert llm.base_url.endswith(f"api-key=sk-query-{SENTINEL}")   # the live object still uses what it was given
+    plain = ChatModel("fake", base_url=server.base_url, progress=False)
+    assert pickle.loads(pickle.dumps(plain)).base_url == server.base_url   # an address without them is kept as given

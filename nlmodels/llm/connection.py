@@ -18,7 +18,9 @@ class OpenAIConnection:
 
     ``api_key`` falls back to ``OPENAI_API_KEY`` and ``base_url`` to ``OPENAI_BASE_URL``. The key
     is kept out of ``repr``, pickles (a pickled object reads the environment again when used) and
-    every export: :attr:`identity` holds only the model name and the server address.
+    every export: :attr:`identity` holds only the model name and the server address. A ``base_url``
+    that carries credentials (``https://user:key@host/v1``) or a query (``?api-key=...``) is pickled
+    as that address without them: pass it again after loading if the server needs them.
     """
 
     def __init__(
@@ -74,6 +76,9 @@ class OpenAIConnection:
         state = self.__dict__.copy()
         for private in ("_api_key", "_client", "_lock"):  # a key never reaches a pickle
             state.pop(private, None)
+        parsed = urlparse(self.base_url)
+        if parsed.username or parsed.password or parsed.query:  # a key written into the address
+            state["base_url"] = self.identity["server"]  # nor does one in the URL (user:key@, ?api-key=)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
