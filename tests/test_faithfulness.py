@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from answer_server import AnswerServer, answers_available, load_answers, split
+from faults import HashEmbedder
 from textsets import reviews, topics
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, ConceptTreeClassifier, RuleListClassifier, load
@@ -368,6 +369,25 @@ def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path, caps
     path.write_text(json.dumps(rules))
     printed = str(load(path))
     assert "; fidelity not recorded)" in printed and "never tested" not in printed
+
+
+def test_refit_head_on_the_training_texts_scores_prototypes_held_out_as_fit_does():
+    """A prototype's probe learnt the training labels: refitting the head on those texts (the audit's
+    edit-then-refit) must score them by probes fitted without each, as fit does, not in-sample (where
+    they fire for their class alone and the printed support becomes a training figure)."""
+    import copy
+
+    sample = load_sms_spam_sample().iloc[:200]
+    texts, y = list(sample.text), np.array(sample.label)
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    assert any(c.is_prototype for c in model.concepts_)
+    again = copy.deepcopy(model).refit_head(texts, y)
+    np.testing.assert_allclose(again.coef_, model.coef_)          # the same scores, so the same head
+    assert again.support_ == model.support_ and str(again) == str(model)
+    in_sample = model.measurer_.transform(texts, model.embedder_.encode(texts))
+    labelled = model.measurer_.labelled_transform(texts, model.embedder_.encode(texts), y)
+    column = model.n_signals_ * next(k for k, c in enumerate(model.concepts_) if c.is_prototype)
+    assert not np.allclose(in_sample[:, column], labelled[:, column])   # what the fix is about
 
 
 def test_refit_head_on_new_texts_prints_their_class_shares():

@@ -149,7 +149,8 @@ def refit_head(model, X, y):
     if pending["added"]:
         _measure_added(model, texts, E, pending["added"])
     before = model.concept_names()
-    F = model._fill_missing(model.measurer_.transform(texts, E))
+    labelled = getattr(model.measurer_, "labelled_transform", None)   # a probe that learnt labels: cross-fitted
+    F = model._fill_missing(labelled(texts, E, y) if labelled else model.measurer_.transform(texts, E))
     if not model._regression:
         model.classes_ = np.unique(y)
     model._fit_head_step(F, y)

@@ -69,11 +69,31 @@ class EmbeddingMeasurer:
         cross-fitted (from probes not fitted on that text), so a head fitted on them sees what a new
         text would get (a probe that learns the labels scores its own training texts too well)."""
         cross_fitted = self._fit(texts, embeddings, concepts, y)
+        return self._with_prototype_scores(self.transform(texts, embeddings), cross_fitted)
+
+    def labelled_transform(self, texts, embeddings, y) -> np.ndarray:
+        """The scores a head is refitted on (``refit_head``): ``transform``, with each prototype's
+        ``similar`` score cross-fitted on these texts and labels ``y`` as ``fit_transform`` does
+        (five folds stratified by ``y``, the C the fit chose), since the prototype's probe may have
+        been fitted on some of these texts and would score them too well. Where too few texts
+        allow no folds, ``transform``'s score."""
         F = self.transform(texts, embeddings)
-        if cross_fitted is not None and "similar" in self.signals:
-            S = len(self.signals)
-            columns = np.flatnonzero(self.prototype_) * S + self.signals.index("similar")
-            F[:, columns] = cross_fitted
+        if not self.prototype_.any() or "similar" not in self.signals:
+            return F
+        labels = np.asarray(y)
+        targets = np.zeros((len(texts), len(self.concepts_)))
+        for k in np.flatnonzero(self.prototype_):
+            targets[:, k] = (labels == self.concepts_[k].target).astype(float)
+        words = self._words(texts) if self.reads_words_.any() else None
+        C = self.prototype_C_ if self.prototype_C_ is not None else self.C
+        return self._with_prototype_scores(F, self._held_out_prototype_scores(embeddings, words, targets, labels, (C,))[0])
+
+    def _with_prototype_scores(self, F, scores):
+        """``F`` with each prototype's ``similar`` column replaced by ``scores`` (one column per
+        prototype, in order) where they are not NaN."""
+        if scores is not None and "similar" in self.signals:
+            columns = np.flatnonzero(self.prototype_) * len(self.signals) + self.signals.index("similar")
+            F[:, columns] = np.where(np.isnan(scores), F[:, columns], scores)
         return F
 
     def _fit(self, texts, embeddings, concepts, y):
@@ -112,24 +132,32 @@ class EmbeddingMeasurer:
         :data:`PROTOTYPE_CS` whose probes score the held-out texts best (mean AUC over the
         prototypes, ties to the smaller C; recorded as ``prototype_C_``), and their final probes are
         refitted with it; word prototypes keep ``C``."""
+        out, self.prototype_C_ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), PROTOTYPE_CS)
+        columns = np.flatnonzero(self.prototype_ & ~self.reads_words_)
+        if len(columns) and self.prototype_C_ != self.C:
+            self.W_[:, columns], self.b_[columns] = fit_probes(embeddings, targets[:, columns],
+                                                               C=self.prototype_C_, n_jobs=self.n_jobs)
+        return out
+
+    def _held_out_prototype_scores(self, embeddings, words, targets, labels, grid) -> tuple[np.ndarray, float | None]:
+        """Each prototype's probe score on every text from probes fitted without it (five folds
+        stratified by ``labels``): word prototypes with ``C``, embedding prototypes with the C of
+        ``grid`` that scores best (mean AUC; ties to the smaller). Returns the scores and that C
+        (None without embedding prototypes)."""
+        chosen = None
         out = np.full((len(embeddings), int(self.prototype_.sum())), np.nan)
-        labels = np.asarray(y)
         for reads_words, X in ((False, embeddings), (True, words)):
             mine = self.reads_words_[self.prototype_] == reads_words
             if not mine.any():
                 continue
             T = targets[:, self.prototype_][:, mine]
-            grid = (self.C,) if reads_words else PROTOTYPE_CS
-            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs, stratify=labels) for C in grid]
+            Cs = (self.C,) if reads_words else grid
+            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs, stratify=labels) for C in Cs]
             best = int(np.argmax([_mean_auc(T, S) for S in scores]))
             out[:, mine] = scores[best]
             if not reads_words:
-                self.prototype_C_ = float(grid[best])
-                columns = np.flatnonzero(self.prototype_ & ~self.reads_words_)
-                if self.prototype_C_ != self.C:
-                    self.W_[:, columns], self.b_[columns] = fit_probes(embeddings, targets[:, columns],
-                                                                       C=self.prototype_C_, n_jobs=self.n_jobs)
-        return out
+                chosen = float(Cs[best])
+        return out, chosen
 
     def _words(self, texts):
         """The texts' word features (TF-IDF over the training vocabulary; no column without one)."""
