@@ -193,3 +193,17 @@ def test_a_phrase_probe_auc_rests_on_every_training_text_each_scored_by_a_probe_
         assert np.allclose(rec["interval"], fidelity.auc_interval(rec["fidelity"], rec["positives"],
                                                                   len(texts) - rec["positives"]))
         assert rec["fidelity"] < probe_auc(T[:, k], expit(E @ W[:, k] + b[k]))   # not the probe's own texts
+
+
+def test_a_written_question_measured_offline_has_no_mentions_to_check():
+    """A concept without phrases (a written question) has nothing for ``mentions`` to find: its
+    mentions signal is ``absent`` (never weighted, never printed), not an 'exact' column of zeros."""
+    texts, _ = reviews(40)
+    embedder = HashEmbedder(progress=False)
+    concepts = [Concept("Does the review praise the film?", source="expert"),
+                Concept("mentions praise", ("brilliant", "charming"), "expert")]
+    measurer = EmbeddingMeasurer(embedder).fit(texts, embedder.encode(texts), concepts)
+    metric = {(r["concept"], r["signal"]): r["metric"] for r in measurer.fidelity_}
+    assert metric[(0, "mentions")] == "absent" and metric[(0, "similar")] == metric[(0, "close")] == "unverified"
+    assert metric[(1, "mentions")] == "exact" and metric[(1, "similar")] == "auc"
+    assert fidelity.passes({"metric": "absent", "fidelity": None, "baseline": None}) is False

@@ -67,13 +67,24 @@ def test_card_data_counts_firing_and_finds_strongest_texts(model, data):
     F = model._measure(X)
     S = model.n_signals_
     assert {c["name"] for c in card["concepts"]} == set(model.concept_names())
+    reading = model.measurer_.reading_signal()
+    assert set(reading) == {0, 1}   # phrase concepts read 'mentions', the others 'similar'
     for c in card["concepts"]:
-        scores = F[:, c["index"] * S]
+        # "fires" counts the signal that measures what the sentence says, as str(model)'s support does:
+        # 'mentions' for a phrase concept (whose 'similar' may be gated), never a signal it does not read as
+        scores = F[:, c["index"] * S + reading[c["index"]]]
+        assert c["fires_on"] == model.measurer_.signals[reading[c["index"]]]
         assert c["fires"] == pytest.approx((scores >= 0.5).mean())
-        assert c["mentions"] == pytest.approx(F[:, c["index"] * S + 1].mean())
+        if c["phrases"]:   # only a concept with phrases can mention one; a prototype has no mentions signal
+            assert c["mentions"] == pytest.approx(F[:, c["index"] * S + 1].mean())
+            assert set(c["signal_weights"]) == set(model.measurer_.signals)
+        else:
+            assert "mentions" not in c and "mentions" not in c["signal_weights"]
         assert len(c["examples"]) <= 2
         if c["examples"]:
             assert c["examples"][0]["score"] == pytest.approx(scores.max())
+        if c["phrases"]:   # its examples are texts that mention one of its phrases
+            assert all(e["scores"]["mentions"] == 1 for e in c["examples"])
         assert c["weights"][0] == pytest.approx(model.coef_[0, c["index"] * S:(c["index"] + 1) * S].sum())
     m = card["metrics"]
     assert m["accuracy"] == pytest.approx((model.predict(X) == y).mean())

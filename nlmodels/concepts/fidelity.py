@@ -15,7 +15,8 @@ below decides which signals may carry weight. What each measurer measures:
   of three on the same texts, so the AUC can be a little optimistic. Baseline 0.5. Gate: AUC >= 0.75.
   Its ``mentions`` signal is ``absent`` (a prototype has no phrases): never weighted.
 - a written question measured by its cosine to the text: there is no ground truth without answers;
-  recorded as ``unverified`` (no number), never made up. It may carry weight, labelled so.
+  recorded as ``unverified`` (no number), never made up. It may carry weight, labelled so. Its
+  ``mentions`` signal is ``absent`` too (no phrases to find): never weighted, never printed.
 - ``answer`` of a distilled probe: agreement with the chat model's answers on texts the probe was
   not fitted on (cross-validated over the answered texts), beside the majority-answer rate.
   Gate: agreement >= 0.8 and >= majority rate + 0.05.

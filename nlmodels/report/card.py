@@ -75,10 +75,12 @@ def _concepts(model, texts, y, predicted, F, n_examples):
     S = len(signals)
     rows = list(range(model.coef_.shape[0]))
     contributions = [model._contributions(F, r) for r in rows]
+    reading = model.measurer_.reading_signal()   # the signal that measures what the sentence says, as str counts it
+    measured = [{signal for _, signal, _ in model._signal_checks(k)} for k in range(len(model.concepts_))]
     out = []
     for k, (concept, name) in enumerate(zip(model.concepts_, model.concept_names())):
         block = F[:, k * S:(k + 1) * S]
-        main = block[:, 0]
+        main = block[:, reading[k]]
         order = np.lexsort((-block.sum(axis=1), -main))[:n_examples]
         examples = [{"text": texts[i], "score": float(main[i]),
                      "scores": {s: float(block[i, j]) for j, s in enumerate(signals)},
@@ -89,13 +91,14 @@ def _concepts(model, texts, y, predicted, F, n_examples):
             "phrases": list(concept.phrases), "target": plain(concept.target),
             "typical_training_texts": list(concept.examples),
             "weights": [float(w) for w in (concept_weights(model, r)[k] for r in rows)],
-            "signal_weights": {s: [float(model.coef_[r, k * S + j]) for r in rows] for j, s in enumerate(signals)},
-            "fires": float((main >= FIRES_AT).mean()),
+            "signal_weights": {s: [float(model.coef_[r, k * S + j]) for r in rows] for j, s in enumerate(signals)
+                               if s in measured[k]},   # not a signal the concept lacks (a prototype's mentions)
+            "fires": float((main >= FIRES_AT).mean()), "fires_on": signals[reading[k]],
             "mean_score": float(main.mean()),
             "mean_abs_contribution": [float(np.abs(c[:, k]).mean()) for c in contributions],
             "examples": examples,
         }
-        if "mentions" in signals:
+        if "mentions" in signals and concept.phrases:   # a concept without phrases mentions nothing
             record["mentions"] = float(block[:, signals.index("mentions")].mean())
         if concept.reads_words:   # what a word prototype's probe weighs most
             record["probe_top_words"] = model.measurer_.top_words(k, 10)

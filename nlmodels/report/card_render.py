@@ -9,7 +9,8 @@ from .markup import CSS, fmt as _fmt, h as _h, kv as _kv, md as _md, md_table as
 
 __all__ = ["render_html", "render_markdown"]
 
-#: A concept "fires" on a text when its first signal scores at least this.
+#: A concept "fires" on a text when the signal that measures what its sentence says (``mentions`` for a
+#: phrase concept, else the first) scores at least this, as the printed model's support counts it.
 FIRES_AT = 0.5
 
 
@@ -79,8 +80,8 @@ def _weights_text(c, titles) -> str:
     return ", ".join(f"{t.removeprefix('weight for ')} {w:+.2f}" for t, w in zip(titles, c["weights"]))
 
 
-def _signal_text(c) -> str:
-    if len(c["signal_weights"]) == 1:
+def _signal_text(c, data) -> str:
+    if len(data["signals"]) == 1:   # the concept's weight is its one signal's
         return ""
     return ", ".join(f"{s} {w[0]:+.2f}" if len(w) == 1 else f"{s} " + "/".join(f"{v:+.2f}" for v in w)
                      for s, w in c["signal_weights"].items())
@@ -165,13 +166,22 @@ def _rules_markdown(data) -> list[str]:
     return out
 
 
+_FIRES_ON = "the score of the signal that measures what its sentence says (named beside the share)"
+
+
+def _fires_text(c, data) -> str:
+    """The share of test texts a concept fires on, and on which signal (a model of several signals)."""
+    on = c.get("fires_on", data["signals"][0])
+    return f"{c['fires']:.1%}" + (f" ({on})" if len(data["signals"]) > 1 else "")
+
+
 def _concepts_markdown(data, images) -> list[str]:
     out = ["## Concepts", "",
             f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
-            f"its score ({data['signals'][0]}) is at least {FIRES_AT}.", ""]
+            f"{_FIRES_ON} is at least {FIRES_AT}, as the printed model counts it.", ""]
     header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
-    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c),
-                               f"{c['fires']:.1%}", f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
+    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c, data),
+                               _fires_text(c, data), f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
                               for i, c in enumerate(data["concepts"])])
     out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
     if data["fidelity"]:
@@ -265,7 +275,7 @@ def _rules_html(data) -> list[str]:
 def _concepts_html(data, images) -> list[str]:
     parts = ["<h2>Concepts</h2>",
               f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
-              f"text when its score ({_h(data['signals'][0])}) is at least {FIRES_AT}; "
+              f"text when {_h(_FIRES_ON)} is at least {FIRES_AT}, as the printed model counts it; "
               "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
     rows = []
     for i, c in enumerate(data["concepts"]):
@@ -274,7 +284,7 @@ def _concepts_html(data, images) -> list[str]:
         bar = f"<span class='bar' style='width:{int(round(60 * c['fires']))}px'></span> "
         rows.append(f"<tr><td class='num'>{i + 1}</td><td>{_h(c['name'])}</td>"
                     f"<td class='num{cls}'>{_h(_weights_text(c, data['row_titles']))}</td>"
-                    f"<td class='small'>{_h(_signal_text(c))}</td><td class='num'>{bar}{c['fires']:.1%}</td>"
+                    f"<td class='small'>{_h(_signal_text(c, data))}</td><td class='num'>{bar}{_h(_fires_text(c, data))}</td>"
                     f"<td class='num'>{_h(format(c['mentions'], '.1%') if 'mentions' in c else '–')}</td>"
                     f"<td>{_h(c['source'])}</td></tr>")
     parts.append("<table class='concepts'><tr><th>#</th><th>concept</th><th>weight</th><th>signals</th><th>fires</th>"

@@ -183,7 +183,7 @@ class EmbeddingMeasurer:
         probe fitted on the other two thirds (three folds; a prototype: for the texts of its class,
         each training text scored by probes fitted without it, five folds); ``close``: AUC of the
         cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact (a
-        prototype has no phrases: ``absent``, never weighted). Written questions (no phrases) have
+        concept without phrases, a prototype or a written question: ``absent``, never weighted). Written questions (no phrases) have
         no ground truth here: unverified."""
         phrased = self.has_phrases_ & ~self.prototype_
         held_out = np.full(targets.shape, np.nan)
@@ -198,8 +198,8 @@ class EmbeddingMeasurer:
             scored = ~np.isnan(held_out[:, k])
             for signal in self.signals:
                 if signal == "mentions":
-                    records.append(fidelity.record(k, signal, "absent", n_texts=n) if self.prototype_[k]
-                                   else fidelity.record(k, signal, "exact", 1.0, None, n))
+                    records.append(fidelity.record(k, signal, "exact", 1.0, None, n) if self.has_phrases_[k]
+                                   else fidelity.record(k, signal, "absent", n_texts=n))
                 elif not self.probed_[k]:
                     records.append(fidelity.record(k, signal, "unverified", n_texts=n))
                 elif signal == "similar":
