@@ -2,6 +2,7 @@
 call counts and the cache. A scripted server here; the real llama.cpp server at the end."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,19 @@ def test_proposal_against_real_server_fits_or_names_the_chat_model(fresh_cache, 
         assert all(c.source == "llm" for c in model.concepts_)
     sent = [body["messages"][-1]["content"] for _, body in smollm.requests[before:]]
     assert sent and all("yes/no questions" in p for p in sent)   # proposal only (a json_schema try, then json_object)
+
+
+def test_the_chat_model_reads_the_first_max_chars_and_the_model_says_so(fresh_cache, fake_llm, tmp_path):
+    from nlmodels.concepts.measurers.llm import MAX_CHARS
+
+    server = fake_llm(scripted)
+    texts, labels = reviews(20)
+    texts[0] = f"{texts[0]} {'and so on ' * (MAX_CHARS // 10)} TAIL-MARKER"
+    model = ConceptClassifier(llm=ChatModel("fake", base_url=server.base_url), measure="llm", n_rounds=1).fit(
+        texts, labels)
+    prompts = [b["messages"][-1]["content"] for _, b in server.requests]
+    assert any(texts[0][:100] in p for p in prompts) and not any("TAIL-MARKER" in p for p in prompts)
+    said = f"reading its first {MAX_CHARS:,} characters"
+    assert said in model.measurer_.describe()
+    card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
+    assert said in card and f"The chat model reads the first {MAX_CHARS:,} characters of each text" in card

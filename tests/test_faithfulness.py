@@ -7,6 +7,7 @@ from the model: for a mined phrase concept, from whether one of its phrases occu
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -362,6 +363,12 @@ def test_a_model_file_without_fidelity_says_so_instead_of_failing(tmp_path, caps
     assert main(["explain", str(path), "--json", "--top", "3", texts[0]]) == 0
     shown = json.loads(capsys.readouterr().out)["contributions"]
     assert shown and all(c["check"] == "fidelity not recorded" for c in shown)
+    # and so does its card: a limitation, and beside each weighted concept
+    card = Path(old.report(texts, y, tmp_path / "old.md", plots=False)).read_text()
+    limitations = card[card.index("## Limitations"):card.index("## Edit history")]
+    assert "no concept here is shown to measure what its sentence says" in limitations
+    concepts = card[card.index("## Concepts"):card.index("## Limitations")]
+    assert concepts.count("training support and fidelity not recorded") == len(old.concepts_)
 
     rules = json.loads(RuleListClassifier(max_rules=3).fit(texts, y).to_json())   # a rule list of then
     rules["measurer"].pop("fidelity", None)

@@ -55,6 +55,10 @@ def test_markdown_card_has_every_section_and_concept(model, data, tmp_path):
     for name in model.concept_names():
         assert name.replace("|", "\\|") in text
     assert "Only tested on made-up reviews." in text and "training texts | 80" in text
+    # what of a long text is read, as the code does it: the cut every text gets, the embedder's window
+    from nlmodels._validation import MAX_TEXT_CHARS
+    assert f"Texts longer than {MAX_TEXT_CHARS:,} characters are cut there" in text
+    assert f"The embedder reads {model.embedder_.window} word pieces at a time" in text and "window by window" in text
     assert "none: the model was fitted and predicts offline" in text
     assert "<script>" not in text  # test texts are escaped
     for image in ("card_weights.png", "card_explanation.png"):

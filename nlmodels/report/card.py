@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_texts_labels
+from .._validation import MAX_TEXT_CHARS, check_texts_labels
 from .._version import __version__
 from ..concepts.fidelity import describe as describe_fidelity
 from .._codec import label_text, plain
@@ -102,9 +102,8 @@ def _concepts(model, texts, y, predicted, F, n_examples):
             record["mentions"] = float(block[:, signals.index("mentions")].mean())
         if concept.reads_words:   # what a word prototype's probe weighs most
             record["probe_top_words"] = model.measurer_.top_words(k, 10)
-        if hasattr(model, "support_"):
-            row = int(np.argmax([abs(w) for w in record["weights"]]))
-            record["evidence"] = model._evidence(k, model.coef_[row, k * S:(k + 1) * S], row)
+        row = int(np.argmax([abs(w) for w in record["weights"]]))   # an older file: says it is not recorded
+        record["evidence"] = model._evidence(k, model.coef_[row, k * S:(k + 1) * S], row)
         out.append(record)
     order = np.argsort([-max(abs(w) for w in c["weights"]) for c in out], kind="stable")
     return [out[i] for i in order]
@@ -159,11 +158,42 @@ def _limitations(model, metrics, concepts, extra, rules=None) -> list[str]:
         items.append(f"{len(silent)} concept(s) never reached a score of {FIRES_AT} on the test texts, so this "
                      "test set says little about them: " + "; ".join(_short(s, 80) for s in silent[:5])
                      + (" …" if len(silent) > 5 else "") + ".")
-    items.append("Texts longer than 4,000 characters are cut before they are measured.")
+    items += _length_limits(model)
+    if not model.measurer_.fidelity_:   # a model file written before fidelity was recorded
+        items.append("This model file was written before nlmodels recorded how each measurement was checked on "
+                     "held-out texts: no concept here is shown to measure what its sentence says. Fit the model "
+                     "again to have every measurement checked and gated.")
     if getattr(model, "edits_", None):
         items.append("The model was edited by hand after fitting (see the edit history); the metrics above are "
                      "those of the edited model.")
     items += [str(e) for e in (extra or [])]
+    return items
+
+
+def _length_limits(model) -> list[str]:
+    """What of a long text is read: the cut every text gets, and what the measurer and embedder read."""
+    from ..concepts.measurers.llm import MAX_CHARS
+
+    items = [f"Texts longer than {MAX_TEXT_CHARS:,} characters are cut there, with a warning, before anything "
+             "reads them."]
+    m = model.measurer_
+    name = type(m).__name__
+    if name == "LLMMeasurer":
+        items.append(f"The chat model reads the first {m.max_chars:,} characters of each text: a concept that "
+                     "holds only later in a longer text is not seen.")
+    if name == "DistillMeasurer":
+        items.append(f"The chat model answered from the first {MAX_CHARS:,} characters of each text it was asked "
+                     "about; the probes read the text's embedding.")
+    embedder = getattr(model, "embedder_", None)
+    long_texts = getattr(embedder, "long_texts", None)
+    if long_texts in ("chunks", "truncate"):
+        window = getattr(embedder, "window", None)
+        pieces = f"{window} word pieces" if window else "its window"
+        items.append(f"The embedder reads {pieces} at a time: a longer text is embedded window by window and "
+                     "the windows averaged, so a concept that holds in one part of a long text weighs less "
+                     "there than in a short text about it." if long_texts == "chunks" else
+                     f"The embedder reads only the first {pieces} of a text (long_texts='truncate'): the rest "
+                     "of a longer text is not measured by embedding.")
     return items
 
 

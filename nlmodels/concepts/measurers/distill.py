@@ -10,7 +10,7 @@ from ..._codec import decode_array, encode_array, plain
 from ...llm import ChatModel
 from .. import fidelity
 from ._probes import fit_probes, held_out_probe_scores
-from .llm import LLMMeasurer, chat_model_for
+from .llm import MAX_CHARS, LLMMeasurer, chat_model_for
 
 __all__ = ["DistillMeasurer"]
 
@@ -140,7 +140,8 @@ class DistillMeasurer:
     def describe(self) -> str:
         identity = self.llm.identity
         return (f"Distilled: the chat model {identity['model']} ({identity['server']}) answered every question "
-                f"yes/no for {getattr(self, 'n_answered_', '?')} training texts; a logistic probe per question on "
+                f"yes/no for {getattr(self, 'n_answered_', '?')} training texts (reading the first {MAX_CHARS:,} "
+                "characters of each); a logistic probe per question on "
                 "the text embedding learned those answers, and each probe's agreement with the chat model on "
                 "answered texts it was not fitted on is its fidelity. Probes that fail the gate "
                 + ("are answered by the chat model itself (one call per predicted text)."

@@ -15,6 +15,9 @@ from ..proposers import DATA_NOTICE, quote_text
 
 __all__ = ["LLMMeasurer", "chat_model_for"]
 
+#: Characters of a text the chat model reads when it answers the questions (the rest is not read).
+MAX_CHARS = 2000
+
 
 def chat_model_for(state: dict, llm):
     if llm is None:
@@ -56,7 +59,7 @@ class LLMMeasurer:
     name = "llm"
     signals = ("answer",)
 
-    def __init__(self, llm: ChatModel, max_chars: int = 2000, on_error: str = "raise", recheck: int = 0,
+    def __init__(self, llm: ChatModel, max_chars: int = MAX_CHARS, on_error: str = "raise", recheck: int = 0,
                  random_state: int = 0):
         self.llm = llm
         self.max_chars = max_chars
@@ -124,7 +127,8 @@ class LLMMeasurer:
     def describe(self) -> str:
         identity = self.llm.identity
         return (f"Chat model: {identity['model']} ({identity['server']}) answers all {len(self.concepts_)} questions "
-                "yes (1) or no (0) for each text in one call; missing answers are replaced by the training mean.")
+                f"yes (1) or no (0) for each text in one call, reading its first {self.max_chars:,} characters; "
+                "missing answers are replaced by the training mean.")
 
     chat_calls_per_text = 1
 
