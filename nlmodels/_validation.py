@@ -127,7 +127,9 @@ def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[lis
         try:
             labels = labels.astype(float)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"a regression target must be numeric: {error}") from None
+            row = next(i for i, v in enumerate(labels) if not _is_number(v))
+            raise TypeError(f"a regression target must be numeric: y has {labels[row]!r} at row {row} "
+                            f"({error})") from None
         bad = ~np.isfinite(labels)
         if bad.any():
             raise ValueError(f"y has a non-finite value at row {int(np.flatnonzero(bad)[0])}")
@@ -135,6 +137,14 @@ def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[lis
         raise ValueError("y looks like a continuous target (floats that are not whole numbers), not class "
                          "labels; use a regressor (ConceptRegressor, AugLinearRegressor) for a numeric target")
     return texts, labels
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_int_param(name: str, value: Any, low: int, *, allowed: tuple[str, ...] = ()) -> None:

@@ -164,3 +164,34 @@ def test_texts_with_no_words_give_a_clear_error():
         offline_model(prototypes=False).fit(texts, labels)
     model = offline_model().fit(texts, labels)
     assert all(c.is_prototype for c in model.concepts_)
+
+
+class _NeverEmbeds(HashEmbedder):
+    def encode(self, texts):
+        raise AssertionError("embedded before the parameters were checked")
+
+
+@pytest.mark.parametrize("concepts, index", [([None], 0), (["Does it praise the film?", ""], 1),
+                                             (["Does it praise the film?", "  "], 1), ([42], 0)])
+@pytest.mark.parametrize("estimator", ["ConceptClassifier", "RuleListClassifier", "ConceptRegressor"])
+def test_a_bad_written_concept_is_named_before_any_embedding(estimator, concepts, index):
+    import nlmodels
+
+    texts, labels = reviews(40)
+    y = (labels == "pos").astype(float) if estimator == "ConceptRegressor" else labels
+    model = getattr(nlmodels, estimator)(embedder=_NeverEmbeds(), concepts=concepts)
+    with pytest.raises(ValueError, match=re.escape(f"concepts[{index}] must be a non-empty string or a Concept, "
+                                                   f"got {concepts[index]!r}")):
+        model.fit(texts, y)
+
+
+@pytest.mark.parametrize("value, others", [("abc", 1.0), (None, 1.0), ([1.0], 1.0), ("abc", "1.5")])
+def test_a_non_numeric_regression_target_is_named_with_its_row(value, others):
+    """Numbers read as text (a CSV column) are converted; the one that is not a number is named."""
+    from nlmodels import ConceptRegressor
+
+    texts, _ = reviews(20)
+    y = np.array([others] * 20, dtype=object)
+    y[7] = value
+    with pytest.raises((TypeError, ValueError), match=r"\brow 7\b"):
+        ConceptRegressor(embedder=_NeverEmbeds()).fit(texts, y)

@@ -92,6 +92,20 @@ class ConceptPipeline(TextEstimatorMixin):
         if self.proposer == "llm" and self.llm is None:
             raise ValueError("proposer='llm' needs a chat model: pass llm=ChatModel(...)")
         self.measure_ = resolve_measure(self.measure, self.llm)
+        self._given_concepts()   # before any embedding: a bad entry is named, not found after the folds
+
+    def _given_concepts(self) -> list[Concept]:
+        """``concepts`` as Concept objects (a string is a person's question or statement); an entry
+        that is neither, or is empty, raises a ValueError naming ``concepts[i]``."""
+        out = []
+        for i, c in enumerate(self.concepts or []):
+            if isinstance(c, Concept):
+                out.append(c)
+            elif isinstance(c, str) and c.strip():
+                out.append(Concept(c, (), "expert"))
+            else:
+                raise ValueError(f"concepts[{i}] must be a non-empty string or a Concept, got {c!r}")
+        return out
 
     def _embed(self, texts):
         return self.embedder_.encode(texts)
@@ -111,7 +125,7 @@ class ConceptPipeline(TextEstimatorMixin):
         self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         E = self._embed(texts)
         bins = class_bins(y, self._regression)
-        concepts = [c if isinstance(c, Concept) else Concept(str(c), (), "expert") for c in (self.concepts or [])]
+        concepts = self._given_concepts()
         if self.llm is not None and self.proposer in ("auto", "llm"):
             concepts = self._llm_rounds(texts, y, bins, E, concepts)
             concepts += self._extra_concepts(texts, y, concepts)
