@@ -1,6 +1,7 @@
 """explain_difference and explain_model: statistics, held-out testing, reports, bad input, CLI."""
 
 import json
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -304,6 +305,16 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     assert "agreement" in capsys.readouterr().out
     surrogate = nlmodels.load(tmp_path / "surrogate.json")
     assert isinstance(surrogate, ConceptClassifier) and len(surrogate.concepts_) <= 5
+    # the file says what it is: a surrogate of that black box, fitted to its outputs, with its held-out agreement
+    record = surrogate.surrogate_of_
+    assert record["black_box"].endswith("predict") and record["kind"] == "labels" and record["fidelity"]["n_test"] == 30
+    line = str(surrogate).splitlines()[1]
+    assert line.startswith("a surrogate of the black box ") and "not to true labels" in line
+    assert f"agreement {record['fidelity']['agreement']:.3f} with it on 30 held-out texts" in line
+    card = Path(surrogate.report(texts[:40], labels[:40], tmp_path / "card.md", plots=False)).read_text()
+    assert line in card and "This model is a surrogate of a black box" in card[card.index("## Limitations"):]
+    refit = surrogate.refit_head(texts, labels)   # refitted on true labels: that agreement is not this head's
+    assert "measured before the head was refitted (not this head's)" in str(refit)
     assert list(pd.read_csv(tmp_path / "d.csv").columns) == ["text", "black_box", "surrogate"]
     # A model JSON is a black box too (here: the surrogate just written).
     assert main(["explain-model", str(tmp_path / "surrogate.json"), str(tmp_path / "texts.csv"), "--max-concepts", "3",

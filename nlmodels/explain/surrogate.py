@@ -129,8 +129,8 @@ class ModelExplanation:
         return (", ".join(parts) + f" on {f['n_test']} held-out texts (surrogate fitted on {f['n_train']}); "
                 f"{len(self.disagreements)} disagreements")
 
-    def __str__(self) -> str:
-        return (f"Concept surrogate of a black box ({self.kind}): {self._fidelity_text()}\n" + str(self.surrogate))
+    def __str__(self) -> str:   # the surrogate's own first lines say what it is and how well it agrees
+        return f"Concept surrogate of a black box ({self.kind}): {len(self.disagreements)} disagreements\n{self.surrogate}"
 
     def __repr__(self) -> str:
         return f"<ModelExplanation: {self._fidelity_text()}>"
@@ -242,4 +242,8 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
     disagreements = pd.DataFrame({"text": [test_texts[i] for i in order], "black_box": truth[order],
                                   "surrogate": predicted[order]})
     split = {"test_size": test_size, "random_state": random_state, "train_rows": train.tolist(), "test_rows": test.tolist()}
+    # the surrogate says what it is wherever it goes (printed, its JSON, its card): whose outputs it fitted, and
+    # how well it agrees with them on texts it never saw
+    name = getattr(predict, "__qualname__", None) or type(predict).__name__
+    surrogate.surrogate_of_ = {"black_box": name, "kind": kind, "fidelity": dict(fidelity)}
     return ModelExplanation(surrogate, fidelity, disagreements, kind, split)

@@ -154,6 +154,8 @@ def refit_head(model, X, y):
     if not model._regression:
         model.classes_ = np.unique(y)
     model._fit_head_step(F, y)
+    if getattr(model, "surrogate_of_", None):   # its agreement with the black box was measured on the old head
+        model.surrogate_of_ = {**model.surrogate_of_, "head_refitted": True}
     after = set(model.concept_names())
     entry = dict(model.edits_[-1])
     entry["refit"] = {"date": _now(), "n_texts": len(texts), "concepts": len(model.concepts_),

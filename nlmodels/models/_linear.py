@@ -330,7 +330,26 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
                 f"held-out fidelity whose 95% interval spans {'their' if many else 'its'} gate (marked above, as are "
                 "any such unweighted signals); more texts would tell whether they clear it"]
 
+    def _surrogate_line(self) -> str:
+        """A surrogate of a black box (``explain_model``) says so, with its measured agreement."""
+        record = getattr(self, "surrogate_of_", None)
+        if not record:
+            return ""
+        f = record["fidelity"]
+        measured = ", ".join(part for part in (
+            f"agreement {f['agreement']:.3f}" if "agreement" in f else "",
+            f"R² {f['r2']:.3f}, correlation {f['correlation']:.3f}" if "r2" in f else "") if part)
+        outputs = ("the training targets below are its outputs" if self._regression else
+                   "'training texts labelled X' below are texts it labelled X")
+        line = (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
+                f"not to true labels ({outputs}); {measured} with it on {f['n_test']} held-out texts")
+        if record.get("head_refitted"):
+            line += ", measured before the head was refitted (not this head's)"
+        return line
+
     def _format(self, rows, header, row_titles, html_out=False):
+        surrogate = self._surrogate_line()
+        header = f"{header}\n{surrogate}" if surrogate else header
         if html_out:
             parts = [f"<div><b>{html.escape(header)}</b>"]
             for row, title in zip(rows, row_titles):

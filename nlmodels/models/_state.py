@@ -30,7 +30,7 @@ __all__ = ["export_state", "from_state", "measurement_text", "pipeline_state", "
 # Fitted attributes that are plain values and are carried over as they are.
 _SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_", "measure_", "gated_concepts_", "support_",
                       "class_shares_", "max_concepts_", "phrases_per_class_", "prototypes_",
-                      "concept_budget_cv_")
+                      "concept_budget_cv_", "surrogate_of_")
 
 
 def _task(model) -> str:

@@ -159,6 +159,10 @@ def _limitations(model, metrics, concepts, extra, rules=None) -> list[str]:
                      "test set says little about them: " + "; ".join(_short(s, 80) for s in silent[:5])
                      + (" …" if len(silent) > 5 else "") + ".")
     items += _length_limits(model)
+    if getattr(model, "surrogate_of_", None):
+        items.append(f"This model is a surrogate of a black box: {model._surrogate_line()}. Its concepts say what the "
+                     "black box appears to look at, as far as that agreement goes; the metrics above compare the "
+                     "surrogate with the labels given to this card, not with the black box.")
     if not model.measurer_.fidelity_:   # a model file written before fidelity was recorded
         items.append("This model file was written before nlmodels recorded how each measurement was checked on "
                      "held-out texts: no concept here is shown to measure what its sentence says. Fit the model "
