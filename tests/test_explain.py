@@ -353,6 +353,11 @@ def test_chat_calls_equal_the_bound_stated_before_the_run(fresh_cache, answer_se
     positive = report.table.set_index("hypothesis").loc[questions[0]]  # "... a positive opinion about the film?"
     assert positive.more_often_in == "positive" and positive.q_value < 0.01
     assert "at most 62 (2 proposal round(s) + 30 test texts of negative + 30 of positive), made 62" in str(report)
+    # the header and every line say how many texts each hypothesis was tested on: 30 + 30 of those held out
+    held_out = f"{report.sizes['a']['test']} + {report.sizes['b']['test']}"
+    assert held_out != "30 + 30" and f"tested on 30 + 30 held-out texts (of {held_out} held out)" in str(report)
+    assert f"negative {positive.share_a:.1%} of 30 vs positive {positive.share_b:.1%} of 30" in str(report)
+    assert "| texts measured |" in report.to_markdown() and "| 30 + 30 |" in report.to_markdown()
     again = explain_difference(a, b, llm=llm, names=("negative", "positive"), max_texts_per_group=30)
     assert again.calls["made"] == 0 and again.calls["cached"] == 62 and answer_server.count() == 62
     pd.testing.assert_frame_equal(again.table, report.table)

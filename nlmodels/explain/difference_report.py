@@ -91,7 +91,7 @@ class DifferenceReport:
         s = self.sizes
         lines = [f"Difference between {a!r} ({s['a']['all']} texts) and {b!r} ({s['b']['all']} texts)",
                  f"hypotheses proposed on {s['a']['proposal']} + {s['b']['proposal']} texts, tested on "
-                 f"{s['a']['test']} + {s['b']['test']} held-out texts; measured by {self.measured_by}"]
+                 f"{self._tested_on()}; measured by {self.measured_by}"]
         if self.calls:
             c = self.calls
             lines.append(f"chat calls: at most {c['bound']} ({c['planned']}), made {c['made']}, "
@@ -100,9 +100,25 @@ class DifferenceReport:
         lines.append(f"{len(self.table)} hypotheses tested; {n_conf} with q < 0.05")
         return lines
 
+    def _tested_on(self) -> str:
+        """How many held-out texts the hypotheses were tested on: the texts measured (a chat model
+        answers at most ``max_texts_per_group`` of each group, and a failed answer leaves a text out),
+        of how many were held out where that is fewer."""
+        s = self.sizes
+
+        def counts(column, held_out):
+            values = self.table[column] if len(self.table) else [held_out]
+            low, high = int(min(values)), int(max(values))
+            return str(low) if low == high else f"{low}-{high}"
+
+        measured = f"{counts('n_a', s['a']['test'])} + {counts('n_b', s['b']['test'])}"
+        held_out = f"{s['a']['test']} + {s['b']['test']}"
+        return (f"{measured} held-out texts" if measured == held_out else
+                f"{measured} held-out texts (of {held_out} held out{'; per hypothesis' if '-' in measured else ''})")
+
     def _numbers(self, r) -> str:
         a, b = self.names
-        return (f"{a} {r.share_a:.1%} vs {b} {r.share_b:.1%}: {100 * r.difference:+.1f} points "
+        return (f"{a} {r.share_a:.1%} of {r.n_a} vs {b} {r.share_b:.1%} of {r.n_b}: {100 * r.difference:+.1f} points "
                 f"(95% CI {100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), p = {r.p_value:.2g}, q = {r.q_value:.2g}")
 
     def __str__(self) -> str:
@@ -119,14 +135,14 @@ class DifferenceReport:
         return f"<DifferenceReport: {len(self.table)} hypotheses, {int((self.table['q_value'] < 0.05).sum())} with q < 0.05>"
 
     def _rows(self):
-        return [(i + 1, sentence, f"{r.share_a:.1%}", f"{r.share_b:.1%}", f"{100 * r.difference:+.1f}",
+        return [(i + 1, sentence, f"{r.share_a:.1%}", f"{r.share_b:.1%}", f"{r.n_a} + {r.n_b}", f"{100 * r.difference:+.1f}",
                  f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]", f"{r.p_value:.2g}", f"{r.q_value:.2g}",
                  r.measured_by)
                 for i, (r, sentence) in enumerate(zip(self.table.itertuples(), self.sentences()))]
 
     def _table_header(self):
         a, b = self.names
-        return ["#", "hypothesis", f"share {a}", f"share {b}", "difference (points)", "95% CI", "p", "q",
+        return ["#", "hypothesis", f"share {a}", f"share {b}", "texts measured", "difference (points)", "95% CI", "p", "q",
                 "measured by"]
 
     def _repr_html_(self) -> str:
@@ -197,7 +213,7 @@ class DifferenceReport:
         (returns the path) or returned as a string."""
         title = self._header()[0]
         head = "".join(f"<th>{_h(h)}</th>" for h in self._table_header())
-        numeric = {2, 3, 4, 5, 6, 7}
+        numeric = {2, 3, 4, 5, 6, 7, 8}
         body = "".join("<tr>" + "".join(f"<td class='num'>{_h(v)}</td>" if j in numeric else f"<td>{_h(v)}</td>"
                                         for j, v in enumerate(row)) + "</tr>" for row in self._rows())
         parts = [f"<h1>{_h(title)}</h1>", f"<p class='meta'>nlmodels {_h(__version__)} · written {_h(self.created)}</p>",
