@@ -182,3 +182,10 @@ def test_fit_with_chat_model_prints_the_cost_and_asks_above_the_threshold(tmp_pa
     assert main(argv[:-2] + ["-q"]) == 0 and server.count() == requests  # refit: 0 requests, below the threshold
     assert main(argv[:1] + ["--batch"] + argv[1:2] + ["--out", str(tmp_path / "x.json")]) == 2
     assert "--batch needs a chat model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["nlmodels", "nlmodels.cli"])
+def test_python_dash_m_runs_the_command_line(module):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert all(command in done.stdout for command in ("fit", "predict", "explain", "report", "explain-model"))
