@@ -87,6 +87,8 @@ def test_planted_theme_is_found_first_and_tested_on_held_out_texts(planted):
     assert top.share_b == pytest.approx(phrase_matches(held_b, [concept])[:, 0].mean())
     assert top.ci_low < top.difference < top.ci_high
     assert set(top.examples_a) <= set(held_a) and len(top.examples_a) == 3
+    # the shown 'similar' shares come with that probe's fidelity, measured on these held-out texts it never saw
+    assert table.similar_auc.between(0, 1).all() and top.similar_auc >= 0.75
     # Best first; q-values are BH over every row; all rows are tested on the same held-out texts.
     assert table.q_value.is_monotonic_increasing
     np.testing.assert_allclose(table.q_value, stats.false_discovery_control(table.p_value, method="bh"))
@@ -135,6 +137,7 @@ def test_report_renders_as_text_html_markdown_and_json(planted, tmp_path):
     data = json.loads(report.to_json())
     assert data["names"] == ["planted", "plain"] and len(data["hypotheses"]) == len(report.table)
     assert data["hypotheses"][0]["sentence"] == report.sentences()[0]
+    assert data["hypotheses"][0]["similar_auc"] == pytest.approx(report.table.similar_auc.iloc[0])
     for suffix in (".html", ".md", ".json"):
         assert (tmp_path / f"r{suffix}").name in report.save(tmp_path / f"r{suffix}")
     with pytest.raises(ValueError, match=r"\.html, \.md or \.json"):

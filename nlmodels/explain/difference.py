@@ -251,7 +251,7 @@ def _row(concept_text, holds_a, holds_b, names, confidence, measured_by, **extra
     more = names[0] if result["difference"] >= 0 else names[1]
     row = {"hypothesis": concept_text, "more_often_in": more, **result, "q_value": np.nan,
            "measured_by": measured_by, "n_a": len(holds_a), "n_b": len(holds_b),
-           "similar_share_a": np.nan, "similar_share_b": np.nan, "similar_difference": np.nan,
+           "similar_share_a": np.nan, "similar_share_b": np.nan, "similar_difference": np.nan, "similar_auc": np.nan,
            "proposed_from": None, "phrases": [], "examples_a": [], "examples_b": []}
     row.update(extra)
     return row
@@ -321,10 +321,18 @@ def _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_pe
             c.text, holds[:n_a], holds[n_a:], names, confidence, "mentions",
             similar_share_a=float(fires[:n_a].mean()), similar_share_b=float(fires[n_a:].mean()),
             similar_difference=float(fires[:n_a].mean() - fires[n_a:].mean()),
+            similar_auc=_held_out_auc(holds, score),   # the probe was fitted on the proposal texts only
             proposed_from=c.target, phrases=list(c.phrases),
             examples_a=_clearest(test["a"], holds[:n_a], score[:n_a], n_examples),
             examples_b=_clearest(test["b"], holds[n_a:], score[n_a:], n_examples)))
     return rows
+
+
+def _held_out_auc(holds: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of a probe's scores for the texts where the hypothesis holds (NaN if all or none do)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(holds, score)) if 0 < holds.sum() < len(holds) else float("nan")
 
 
 def call_bound(n_rounds: int, n_test_a: int, n_test_b: int, max_texts_per_group: int, max_calls=None) -> tuple[int, int]:

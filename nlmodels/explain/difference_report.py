@@ -19,7 +19,7 @@ __all__ = ["COLUMNS", "DifferenceReport"]
 
 COLUMNS = ["hypothesis", "more_often_in", "share_a", "share_b", "difference", "ci_low", "ci_high", "p_value",
            "q_value", "measured_by", "n_a", "n_b", "similar_share_a", "similar_share_b", "similar_difference",
-           "proposed_from", "phrases", "examples_a", "examples_b"]
+           "similar_auc", "proposed_from", "phrases", "examples_a", "examples_b"]
 
 
 def _sentence(text: str, more: str, less: str, difference: float) -> str:
@@ -50,7 +50,8 @@ class DifferenceReport:
         exact test, two-sided), ``q_value`` (Benjamini-Hochberg across all rows), ``measured_by``,
         ``n_a``, ``n_b`` (test texts measured), ``similar_share_a``, ``similar_share_b``,
         ``similar_difference`` (the embedding probe's second signal, offline only; never used for
-        p or q), ``proposed_from`` (the group whose proposal texts suggested it), ``phrases``,
+        p or q), ``similar_auc`` (that probe's fidelity: its ROC AUC for the held-out texts that
+        mention the phrases, texts it was not fitted on; NaN where all or none do), ``proposed_from`` (the group whose proposal texts suggested it), ``phrases``,
         ``examples_a``, ``examples_b`` (test texts of each group where it holds most clearly).
     names : tuple of str
         The two groups' names, as written in the sentences.
