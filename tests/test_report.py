@@ -101,6 +101,13 @@ def test_regressor_card(tmp_path):
     reg = ConceptRegressor(max_concepts=4).fit(texts, target)
     text = Path(reg.report(texts[:20], target[:20], tmp_path / "reg.md", plots=False)).read_text()
     assert "| R² |" in text and "| MAE |" in text and "Confusion" not in text
+    # each figure with how well these 20 test texts know it, as the classifier's accuracy has its ±
+    m = nlmodels.report.card_data(reg, texts[:20], target[:20])["metrics"]
+    for name in ("r2", "mae", "rmse"):
+        low, high = m[f"{name}_95"]
+        assert low <= m[name] <= high and low < high
+        assert f"{m[name]:.3f} (95% interval {low:.3f} to {high:.3f})" in text
+    assert "R² lies between" in text[text.index("## Limitations"):]
 
 
 def test_html_card_is_self_contained_and_escaped(model, data, tmp_path):

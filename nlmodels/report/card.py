@@ -61,13 +61,31 @@ def _regression_metrics(model, texts, y):
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
     predicted = model.predict(texts)
-    return predicted, {
-        "kind": "regression", "n": len(texts),
-        "r2": float(r2_score(y, predicted)) if len(texts) > 1 else float("nan"),
-        "mae": float(mean_absolute_error(y, predicted)),
-        "rmse": float(math.sqrt(mean_squared_error(y, predicted))),
-        "target_mean": float(np.mean(y)), "target_std": float(np.std(y)),
-    }
+    y = np.asarray(y, dtype=float)
+    metrics = {"r2": lambda t, p: r2_score(t, p), "mae": mean_absolute_error,
+               "rmse": lambda t, p: math.sqrt(mean_squared_error(t, p))}
+    out = {"kind": "regression", "n": len(texts),
+           "r2": float(r2_score(y, predicted)) if len(texts) > 1 else float("nan"),
+           "mae": float(mean_absolute_error(y, predicted)),
+           "rmse": float(math.sqrt(mean_squared_error(y, predicted))),
+           "target_mean": float(np.mean(y)), "target_std": float(np.std(y))}
+    for name, metric in metrics.items():   # how well the test set knows each: a 95% bootstrap interval
+        out[f"{name}_95"] = _bootstrap_interval(metric, y, predicted)
+    return predicted, out
+
+
+def _bootstrap_interval(metric, y, predicted, n_resamples: int = 999) -> list[float] | None:
+    """95% percentile interval of ``metric(y, predicted)`` over the test texts resampled in pairs
+    (scipy.stats.bootstrap; fixed seed); None for fewer than 10 texts or a constant resample."""
+    from scipy.stats import bootstrap
+
+    if len(y) < 10 or np.ptp(y) == 0:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = bootstrap((y, predicted), lambda t, p: metric(t, p), paired=True, vectorized=False,
+                           n_resamples=n_resamples, method="percentile", random_state=0)
+    low, high = result.confidence_interval
+    return [float(low), float(high)] if np.isfinite([low, high]).all() else None
 
 
 def _concepts(model, texts, y, predicted, F, n_examples):
@@ -119,7 +137,9 @@ def _limitations(model, metrics, concepts, extra, rules=None) -> list[str]:
             items.append("The test labels include classes the model never saw in training: "
                          + ", ".join(metrics["unknown_classes"]) + ".")
     else:
-        items.append(f"Measured on {n} test texts; errors on other data can differ.")
+        items.append(f"Measured on {n} test texts" + (
+            f": R² lies between {metrics['r2_95'][0]:.3f} and {metrics['r2_95'][1]:.3f} (95% bootstrap "
+            "interval)" if metrics.get("r2_95") else "") + "; errors on other data can differ.")
     if rules is not None:
         items.append("Rules are associations learned from the training data, not causes. The learner chose each "
                      "rule for its precision on the training texts, so the printed training precision overstates "

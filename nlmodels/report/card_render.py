@@ -18,8 +18,12 @@ def _metric_lines(m) -> list[tuple[str, str]]:
     if m["kind"] == "classification":
         return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
                 ("balanced accuracy", _fmt(m["balanced_accuracy"])), ("macro F1", _fmt(m["macro_f1"]))]
-    return [("test texts", str(m["n"])), ("R²", _fmt(m["r2"])), ("MAE", _fmt(m["mae"])),
-            ("RMSE", _fmt(m["rmse"])), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
+    def shown(name):   # the figure and, where the test set allows one, its 95% bootstrap interval
+        interval = m.get(f"{name}_95")
+        return _fmt(m[name]) + (f" (95% interval {interval[0]:.3f} to {interval[1]:.3f})" if interval else "")
+
+    return [("test texts", str(m["n"])), ("R²", shown("r2")), ("MAE", shown("mae")),
+            ("RMSE", shown("rmse")), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
 
 
 def _training_lines(training) -> list[tuple[str, str]]:
