@@ -298,8 +298,10 @@ def test_distill_with_gated_llm_asks_only_the_gated_questions_at_predict(answers
     assert by_llm.any() and model.chat_calls_per_text_ == 1
     test_texts = split("sst2", "test")[0][:15]
     before = answers.count()
+    estimate = model.estimate_cost(test_texts)   # a dry run: it reaches no server, the fallback's calls included
+    assert answers.count() == before and estimate.requests == len(test_texts)
     model.predict(test_texts)
-    assert answers.count() - before == len(test_texts)
+    assert answers.count() - before == len(test_texts) == estimate.requests
     asked = answers.requests[-1][1]["messages"][-1]["content"]
     for concept, chat in zip(model.concepts_, by_llm):
         assert (concept.text in asked) == bool(chat)

@@ -80,9 +80,7 @@ def estimate_cost(model, X, y=None) -> CostEstimate:
     if hasattr(model, "measurer_"):  # fitted: the calls of predict(X)
         texts = check_texts(X)
         twin = copy.copy(model)
-        twin.measurer_ = copy.copy(model.measurer_)
-        if hasattr(twin.measurer_, "llm"):
-            twin.measurer_.llm = dry
+        twin.measurer_ = _with_chat_model(model.measurer_, llm, dry)
         twin.predict(texts)
         return dry.estimate
     texts, y = check_texts_labels(X, y, regression=getattr(model, "_regression", False))
@@ -95,6 +93,19 @@ def estimate_cost(model, X, y=None) -> CostEstimate:
         if not dry.measured:
             raise
     return dry.estimate
+
+
+def _with_chat_model(obj, llm, dry):
+    """A copy of the measurer ``obj`` in which ``llm`` is ``dry`` wherever it is held, nested measurers
+    included (a distilled model's chat-model fallback for its gated questions), so the dry run of
+    ``predict`` can reach no server; the original is untouched."""
+    twin = copy.copy(obj)
+    for name, value in vars(obj).items():
+        if value is llm:
+            setattr(twin, name, dry)
+        elif type(value).__module__.startswith("nlmodels.concepts"):
+            setattr(twin, name, _with_chat_model(value, llm, dry))
+    return twin
 
 
 def _unpredictable_rest(model, texts, dry: _DryRunLLM) -> CostEstimate:
