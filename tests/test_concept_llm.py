@@ -35,8 +35,12 @@ def test_llm_measure_calls_and_zero_call_refit(fresh_cache, fake_llm):
     np.testing.assert_allclose(model.explain(texts[:3]).sum(axis=1), model.decision_function(texts[:3]), atol=1e-12)
 
     before = server.count()
-    ConceptClassifier(llm=llm, measure="llm", n_rounds=2).fit(texts, labels)
+    assert model.training_["chat_usage"]["calls"] == before   # this fit's calls (the client's first fit)
+    again = ConceptClassifier(llm=llm, measure="llm", n_rounds=2).fit(texts, labels)
     assert server.count() == before  # a refit with the same data and settings makes zero calls
+    # and its record says so: this fit's counts, not the shared client's running totals
+    assert again.training_["chat_usage"]["calls"] == 0 and again.training_["chat_usage"]["cached"] > 0
+    assert llm.usage.calls == before
 
 
 def test_texts_are_delimited_and_marked_as_data(fresh_cache, fake_llm):

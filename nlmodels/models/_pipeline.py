@@ -7,6 +7,8 @@ a rule list, a tree) or none (the transformer).
 
 from __future__ import annotations
 
+import copy
+
 import re
 from datetime import datetime, timezone
 
@@ -54,7 +56,7 @@ def store_params(estimator, given: dict) -> None:
             setattr(estimator, name, value)
 
 
-def training_summary(texts, y, regression: bool, llm=None) -> dict:
+def training_summary(texts, y, regression: bool, llm=None, usage_before=None) -> dict:
     """What a model's record says about its training data: size, mean length, class balance (or
     target range), date, and the chat client's usage totals when fit ended."""
     summary = {"n_texts": len(texts), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -66,8 +68,8 @@ def training_summary(texts, y, regression: bool, llm=None) -> dict:
         values, counts = np.unique(y, return_counts=True)
         summary["classes"] = [{"label": plain_label(v), "count": int(c),
                                "share": float(c / len(y))} for v, c in zip(values, counts)]
-    if llm is not None and hasattr(llm, "usage"):
-        summary["chat_usage"] = llm.usage.as_dict()
+    if llm is not None and hasattr(llm, "usage"):   # this fit's calls: the client may have served others before
+        summary["chat_usage"] = (llm.usage - usage_before if usage_before is not None else llm.usage).as_dict()
     return summary
 
 
@@ -122,6 +124,8 @@ class ConceptPipeline(TextEstimatorMixin):
     def _propose_and_measure(self, texts, y):
         """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
         self._check_params()
+        # the chat model's counts before this fit's first call, so the record keeps this fit's alone
+        self._usage_before = copy.copy(self.llm.usage) if hasattr(self.llm, "usage") else None
         self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         E = self._embed(texts)
         bins = class_bins(y, self._regression)
@@ -316,7 +320,8 @@ class ConceptPipeline(TextEstimatorMixin):
 
     def _record_training(self, texts, y) -> None:
         """Keep what the model's record says about its training data: size, balance, date."""
-        self.training_ = training_summary(texts, y, self._regression, self.llm)
+        self.training_ = training_summary(texts, y, self._regression, self.llm,
+                                          self.__dict__.pop("_usage_before", None))
         self.edits_ = []
 
     def to_json(self, path=None):
