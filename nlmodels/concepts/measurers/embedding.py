@@ -76,7 +76,7 @@ class EmbeddingMeasurer:
         ``similar`` score cross-fitted on these texts and labels ``y`` as ``fit_transform`` does
         (five folds stratified by ``y``, the C the fit chose), since the prototype's probe may have
         been fitted on some of these texts and would score them too well. Where too few texts
-        allow no folds, ``transform``'s score."""
+        allow no folds: NaN, as in ``fit_transform`` (the model fills it as a missing score)."""
         F = self.transform(texts, embeddings)
         if not self.prototype_.any() or "similar" not in self.signals:
             return F
@@ -90,10 +90,10 @@ class EmbeddingMeasurer:
 
     def _with_prototype_scores(self, F, scores):
         """``F`` with each prototype's ``similar`` column replaced by ``scores`` (one column per
-        prototype, in order) where they are not NaN."""
+        prototype, in order; NaN where no fold could score a text)."""
         if scores is not None and "similar" in self.signals:
             columns = np.flatnonzero(self.prototype_) * len(self.signals) + self.signals.index("similar")
-            F[:, columns] = np.where(np.isnan(scores), F[:, columns], scores)
+            F[:, columns] = scores
         return F
 
     def _fit(self, texts, embeddings, concepts, y):
