@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ PERMANENT = {
 TRANSPORT = {3, 11, 17, 20}  # no answer arrived: asked again on the next fit; the others were answers
 
 
-def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, fault_server):
+def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, fault_server, tmp_path):
     texts, labels = reviews(24)
     kind_of = {texts[row]: kind for row, (kind, _) in PERMANENT.items()}
     server = fault_server(permanent=lambda body: kind_of.get(measured_text(body)))
@@ -116,8 +117,20 @@ def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, f
     assert np.isnan(scores[bad]).all() and not np.isnan(scores[good]).any()  # missing, not silently 0
     np.testing.assert_allclose(model.fill_values_, scores[good].mean(axis=0))  # documented: training means
     expected = model.intercept_[0] + model.fill_values_ @ model.coef_[0]
-    np.testing.assert_allclose(model.decision_function([texts[r] for r in bad]), expected)
-    assert (model.predict([texts[r] for r in good]) == labels[good]).all()
+    with pytest.warns(UserWarning, match=r"7 of 7 texts got no usable answer from the chat model \(rows 0, 1, 2"):
+        np.testing.assert_allclose(model.decision_function([texts[r] for r in bad]), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # texts that were answered: no warning
+        assert (model.predict([texts[r] for r in good]) == labels[good]).all()
+    # what was lost is said: in the record, the printed model (its last line) and the card
+    assert model.training_["texts_without_answer"] == len(PERMANENT)
+    assert str(model).splitlines()[-1] == (f"the chat model gave no usable answer for {len(PERMANENT)} of 24 "
+                                           "training texts (on_error='missing'): their missing scores are each "
+                                           "column's training mean")
+    with pytest.warns(UserWarning, match="no usable answer"):
+        card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
+    assert "unreadable (a failed or unreadable answer leaves a missing score" in card
+    assert f"no usable answer for {len(PERMANENT)} of 24 training texts" in card
 
 
 SCRIPT = """

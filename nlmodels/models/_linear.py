@@ -110,7 +110,7 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
         _, F = self._propose_and_measure(texts, y)
         self._fit_head_step(self._fill_missing(F), y)
         self.n_features_in_ = 1
-        self._record_training(texts, y)
+        self._record_training(texts, y, F)
         return self
 
     def _budget_by_cv(self, texts, y) -> dict | None:
@@ -359,7 +359,7 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
                         parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
                                      f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
                 parts.append("</table>")
-            gated = self._gated_lines() + self._uncertain_lines()
+            gated = self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
             if gated:
                 parts.append("<p><small>" + "<br>".join(html.escape(g) for g in gated) + "</small></p>")
             return "".join(parts) + "</div>"
@@ -372,7 +372,7 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
                 out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
         if not self.concepts_:
             out.append("  no concept carries weight: every prediction is the intercept alone")
-        out += self._gated_lines() + self._uncertain_lines()
+        out += self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit: export, card, plots, edits

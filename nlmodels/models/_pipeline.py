@@ -8,6 +8,7 @@ a rule list, a tree) or none (the transformer).
 from __future__ import annotations
 
 import copy
+import warnings
 
 import re
 from datetime import datetime, timezone
@@ -234,8 +235,22 @@ class ConceptPipeline(TextEstimatorMixin):
         F = self.measurer_.transform(texts, self._embed(texts))
         missing = np.isnan(F)
         if missing.any():
+            rows = np.flatnonzero(missing.any(axis=1))
+            shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+            warnings.warn(f"{len(rows)} of {len(texts)} texts got no usable answer from the chat model (rows {shown}; "
+                          "on_error='missing'): their missing scores are the training means, so their predictions "
+                          "and explanations rest on answers that were not given", UserWarning, stacklevel=3)
             F = np.where(missing, self.fill_values_, F)
         return F
+
+    def _unanswered_line(self) -> list[str]:
+        """The printed model's line where training texts got no usable chat answer (on_error='missing')."""
+        training = getattr(self, "training_", None) or {}
+        n = training.get("texts_without_answer")
+        if not n:
+            return []
+        return [f"the chat model gave no usable answer for {n} of {training['n_texts']} training texts "
+                "(on_error='missing'): their missing scores are each column's training mean"]
 
     def _fill_missing(self, F):
         """Replace missing scores (failed chat calls) by each column's training mean (``fill_values_``)."""
@@ -318,10 +333,13 @@ class ConceptPipeline(TextEstimatorMixin):
         self.fill_values_ = self.fill_values_[columns]
         return columns
 
-    def _record_training(self, texts, y) -> None:
-        """Keep what the model's record says about its training data: size, balance, date."""
+    def _record_training(self, texts, y, F=None) -> None:
+        """Keep what the model's record says about its training data: size, balance, date, and how
+        many texts the chat model gave no usable answer for (rows of the scores ``F`` with a NaN)."""
         self.training_ = training_summary(texts, y, self._regression, self.llm,
                                           self.__dict__.pop("_usage_before", None))
+        if F is not None and self.measurer_.name != "embedding":
+            self.training_["texts_without_answer"] = int(np.isnan(F).any(axis=1).sum())
         self.edits_ = []
 
     def to_json(self, path=None):

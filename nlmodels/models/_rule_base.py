@@ -172,11 +172,11 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         self._check_contract()
         self._check_classes(len(self.classes_))
         self.proposed_rules_ = []
-        _, F = self._propose_and_measure(texts, y)
-        F = self._fill_missing(F)
+        _, measured = self._propose_and_measure(texts, y)
+        F = self._fill_missing(measured)
         self._measure_proposed(F, y)
         self.n_features_in_ = 1
-        self._record_training(texts, y)
+        self._record_training(texts, y, measured)
         return F, y
 
     def _usable_columns(self) -> np.ndarray:

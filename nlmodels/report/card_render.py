@@ -52,7 +52,8 @@ def _usage_lines(usage) -> list[tuple[str, str]]:
             lines.append((title, "not recorded"))
             continue
         text = (f"{u['calls']} calls, {u['cached']} answers from the cache, {u['prompt_tokens']:,} prompt + "
-                f"{u['completion_tokens']:,} completion tokens, {u['failures']} failed")
+                f"{u['completion_tokens']:,} completion tokens, {u['failures']} failed, {u.get('unparsed', 0)} "
+                "unreadable (a failed or unreadable answer leaves a missing score, filled with the training mean)")
         if "cost_usd" in u:
             text += f", cost ${u['cost_usd']:.4f}"
         lines.append((title, text))
