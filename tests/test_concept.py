@@ -152,3 +152,33 @@ def test_long_texts_are_truncated_with_a_warning(binary_model):
     model, _, _ = binary_model
     with pytest.warns(UserWarning, match="truncated"):
         model.predict(["wonderful " * 2000])
+
+
+def test_the_transformer_outputs_only_faithful_columns_unless_told_to_keep_them():
+    """No head chooses in a transformer, so it applies the gate itself: a column whose measurement
+    failed its fidelity gate is left out (gated="drop"), or output under a name that says so ("keep")."""
+    import json
+
+    from sklearn.base import clone
+
+    from faults import HashEmbedder
+    from nlmodels import ConceptTransformer, report
+
+    texts, labels = reviews(60)
+    question = "Does the text praise something?"
+    drop = ConceptTransformer(embedder=HashEmbedder(progress=False), concepts=[question]).fit(texts, labels)
+    keep = clone(drop).set_params(gated="keep").fit(texts, labels)
+    passed = drop._column_gate()
+    assert not passed.all() and passed.any()   # at least the question's 'mentions': it has no phrases to find
+    assert drop.output_columns_ == list(np.flatnonzero(passed)) and keep.output_columns_ == list(range(len(passed)))
+    assert drop.transform(texts).shape == (60, passed.sum()) and len(drop.get_feature_names_out()) == passed.sum()
+    np.testing.assert_array_equal(drop.transform(texts), keep.transform(texts)[:, passed])
+    names = keep.get_feature_names_out()
+    assert [n.endswith(" (not faithful)") for n in names] == list(~passed)
+    assert f"{question} [mentions] (not faithful)" in names and not any("not faithful" in n for n in drop.get_feature_names_out())
+    # the model file says what was done with them, and reads back to the same output
+    doc = json.loads(json.dumps(report.to_dict(drop)))
+    assert f"the {int((~passed).sum())} measured column(s) that failed their fidelity gate are left out" in doc["measurement"]
+    loaded = report.from_dict(doc, embedder=HashEmbedder(progress=False))
+    np.testing.assert_array_equal(loaded.transform(texts[:5]), drop.transform(texts[:5]))
+    assert "named '(not faithful)'" in report.to_dict(keep)["measurement"]

@@ -30,7 +30,7 @@ __all__ = ["export_state", "from_state", "measurement_text", "pipeline_state", "
 # Fitted attributes that are plain values and are carried over as they are.
 _SIMPLE_ATTRIBUTES = ("n_features_in_", "groups_per_class_", "measure_", "gated_concepts_", "support_",
                       "class_shares_", "max_concepts_", "phrases_per_class_", "prototypes_",
-                      "concept_budget_cv_", "surrogate_of_")
+                      "concept_budget_cv_", "surrogate_of_", "output_columns_")
 
 
 def _task(model) -> str:
@@ -45,7 +45,8 @@ def concept_record(concept: Concept) -> dict:
 
 def measurement_text(model) -> str:
     """One sentence on how the scores are measured (shown on the card and in the JSON)."""
-    return model.measurer_.describe()
+    note = getattr(model, "_measurement_note", None)   # a transformer: what it outputs of them
+    return model.measurer_.describe() + (note() if note else "")
 
 
 def _params(model) -> dict:

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_texts_labels
@@ -19,16 +20,24 @@ __all__ = ["ConceptTransformer", "QuestionEmbedder"]
 @register
 class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
     _parameter_constraints = {**{k: v for k, v in CONCEPT_LINEAR.items() if k != "prototypes"},
-                              "regression": ["boolean"]}
+                              "gated": [StrOptions({"drop", "llm", "keep"})], "regression": ["boolean"]}
 
     __doc__ = f"""A scikit-learn transformer: ``fit`` proposes concepts, ``transform`` measures them.
 
     Put it in a Pipeline before any model. Output columns are concepts (times signals for
     ``measure="embedding"``: ``similar`` and ``mentions``); :meth:`get_feature_names_out` names them.
     ``max_concepts`` is not applied here (no head chooses); the proposer decides how many there are.
+    Only columns whose measurement passed its fidelity gate (or has none to pass) are output, unless
+    ``gated="keep"``.
 
     Parameters
     ----------{drop_param_doc(PARAMETERS_DOC, "prototypes")}
+    gated : {{"drop", "llm", "keep"}}, default="drop"
+        Here: ``"drop"`` leaves a column whose measurement failed its fidelity gate out of
+        :meth:`transform` (``output_columns_`` lists the ones kept); ``"llm"`` with
+        ``measure="distill"`` has the chat model answer a question whose probe failed (so its column
+        is kept, measured by the answer), other failed columns are left out as with ``"drop"``;
+        ``"keep"`` outputs every column and names a failed one "... (not faithful)".
     regression : bool, default=False
         Treat ``y`` as a numeric target when proposing concepts.
 
@@ -44,10 +53,10 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
     groups_per_class_ : int
         Phrase groups mined per class (offline proposer).
     fidelity_ : DataFrame
-        One row per output column: how its measurement was checked on held-out texts and whether it
-        passed its gate (see nlmodels.concepts.fidelity). No head chooses here, so a column that failed
-        is output too: keep ``fidelity_.passed != False`` columns before a model that should only see
-        faithful ones.
+        One row per measured column (concept and signal): how its measurement was checked on held-out
+        texts and whether it passed its gate (see nlmodels.concepts.fidelity).
+    output_columns_ : list of int
+        The measured columns :meth:`transform` outputs, in order (all of them with ``gated="keep"``).
 
     Examples
     --------
@@ -70,22 +79,44 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
         texts, y = check_texts_labels(X, y, regression=self.regression)
         _, F = self._propose_and_measure(texts, y)
         self._fill_missing(F)
+        passed = self._column_gate()
+        self.output_columns_ = [int(j) for j in (range(len(passed)) if self.gated == "keep" else np.flatnonzero(passed))]
+        if not self.output_columns_:
+            raise ValueError(f"no measured column passed its fidelity gate ({len(passed)} failed): there is nothing "
+                             "faithful to output; see fidelity_, or pass gated='keep' to output them anyway")
         self.n_features_in_ = 1
         return self
 
+    def _output(self) -> list[int]:
+        """The measured columns transform outputs (a file written before the gate applied here: all)."""
+        columns = getattr(self, "output_columns_", None)
+        return list(range(len(self.concepts_) * self.n_signals_)) if columns is None else list(columns)
+
     def transform(self, X):
-        """Scores of texts ``X`` on every concept: shape (n_texts, n_concepts * n_signals), in [0, 1]."""
+        """Scores of texts ``X`` on the concepts' measured columns that passed their fidelity gate
+        (every one with ``gated="keep"``): shape (n_texts, len(output_columns_)), in [0, 1]."""
         check_is_fitted(self, "measurer_")
-        return self._measure(X)
+        return self._measure(X)[:, self._output()]
 
     def get_feature_names_out(self, input_features=None):
-        """The column names of :meth:`transform`: ``"<concept> [<signal>]"`` (or the concept alone)."""
+        """The column names of :meth:`transform`: ``"<concept> [<signal>]"`` (or the concept alone),
+        with " (not faithful)" after a column that failed its gate (output only with ``gated="keep"``)."""
         check_is_fitted(self, "measurer_")
         signals = self.measurer_.signals
         names = self.concept_names()
-        if len(signals) == 1:
-            return np.array(names, dtype=object)
-        return np.array([f"{n} [{s}]" for n in names for s in signals], dtype=object)
+        columns = names if len(signals) == 1 else [f"{n} [{s}]" for n in names for s in signals]
+        passed = self._column_gate() if self.measurer_.fidelity_ else np.ones(len(columns), bool)
+        return np.array([columns[j] + ("" if passed[j] else " (not faithful)") for j in self._output()], dtype=object)
+
+    def _measurement_note(self) -> str:
+        """What this transformer does with a column that failed its gate, after the measurer's sentence."""
+        failed = len(self.concepts_) * self.n_signals_ - len(self._output())
+        if self.gated == "keep":
+            failed = int((~self._column_gate()).sum()) if self.measurer_.fidelity_ else 0
+            return (f" ConceptTransformer(gated='keep'): every measured column is output, {failed} of them failed "
+                    "their fidelity gate and are named '(not faithful)'.")
+        return (f" ConceptTransformer: the {failed} measured column(s) that failed their fidelity gate are left out "
+                "of its output.")
 
 
 @register
