@@ -408,3 +408,13 @@ def test_refit_head_on_new_texts_prints_their_class_shares():
     assert model.class_shares_["'neg'"] == pytest.approx(np.mean(labels == "neg"))
     assert f"({100 * np.mean(labels == 'neg'):.0f}% of all)" in str(model) or \
         f"({100 * np.mean(labels == 'pos'):.0f}% of all)" in str(model)
+
+
+def test_an_edit_and_refit_keeps_saying_which_concepts_were_not_measured_faithfully():
+    texts, y = reviews(40)
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=6).fit(texts, y)
+    gated = [g["concept"] for g in model.gated_concepts_]
+    assert gated and all(name in str(model) for name in gated)
+    edited = model.edit(remove=[0], author="A. Auditor").refit_head(texts, y)
+    assert [g["concept"] for g in edited.gated_concepts_][-len(gated):] == gated
+    assert all(name in str(edited) for name in gated)

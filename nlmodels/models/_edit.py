@@ -153,7 +153,12 @@ def refit_head(model, X, y):
     F = model._fill_missing(labelled(texts, E, y) if labelled else model.measurer_.transform(texts, E))
     if not model._regression:
         model.classes_ = np.unique(y)
+    gated_before = list(getattr(model, "gated_concepts_", []))
     model._fit_head_step(F, y)
+    # concepts the fit left out for failing their gate are no longer measured, so the head step cannot list
+    # them again: the printed model keeps saying they were not measured faithfully
+    listed = {g["concept"] for g in model.gated_concepts_} | set(model.concept_names())
+    model.gated_concepts_ = model.gated_concepts_ + [g for g in gated_before if g["concept"] not in listed]
     if getattr(model, "surrogate_of_", None):   # its agreement with the black box was measured on the old head
         model.surrogate_of_ = {**model.surrogate_of_, "head_refitted": True}
     after = set(model.concept_names())
