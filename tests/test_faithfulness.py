@@ -406,8 +406,8 @@ def test_refit_head_on_new_texts_prints_their_class_shares():
     labels = np.where(np.arange(90) < 60, "neg", labels)     # a different balance: 60+ of 90 'neg'
     model.refit_head(more, labels)
     assert model.class_shares_["'neg'"] == pytest.approx(np.mean(labels == "neg"))
-    assert f"({100 * np.mean(labels == 'neg'):.0f}% of all)" in str(model) or \
-        f"({100 * np.mean(labels == 'pos'):.0f}% of all)" in str(model)
+    assert f"({100 * np.mean(labels == 'neg'):.0f}% of all" in str(model) or \
+        f"({100 * np.mean(labels == 'pos'):.0f}% of all" in str(model)
 
 
 def test_an_edit_and_refit_keeps_saying_which_concepts_were_not_measured_faithfully():
@@ -418,3 +418,26 @@ def test_an_edit_and_refit_keeps_saying_which_concepts_were_not_measured_faithfu
     edited = model.edit(remove=[0], author="A. Auditor").refit_head(texts, y)
     assert [g["concept"] for g in edited.gated_concepts_][-len(gated):] == gated
     assert all(name in str(edited) for name in gated)
+
+
+def test_a_line_whose_firing_texts_cannot_show_its_direction_says_so():
+    """The split printed on a concept's line is its evidence for the direction: where the class share
+    among the texts it fires on has a 95% interval that spans the share among all texts, the line says
+    those texts are too few to show the direction (a weight resting on 2 texts no longer reads as settled)."""
+    from scipy.stats import binomtest
+
+    texts, y = reviews(40)
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=6).fit(texts, y)
+    lines = str(model).splitlines()
+    said = []
+    for k, name in enumerate(model.concept_names()):
+        evidence = lines[next(i for i, line in enumerate(lines) if line.endswith(name)) + 1]
+        weight = model.coef_[0, k * model.n_signals_:(k + 1) * model.n_signals_].sum()
+        toward = repr(str(model.classes_[int(weight >= 0)]))
+        support = model.support_[k]
+        share = support["class_shares"][toward]
+        ci = binomtest(round(share * support["fires"]), support["fires"]).proportion_ci(method="wilson")
+        spans = ci.low <= model.class_shares_[toward] <= ci.high
+        assert ("too few to show its direction" in evidence) == spans, evidence
+        said.append(spans)
+    assert any(said) and not all(said)   # both kinds of line are in this model

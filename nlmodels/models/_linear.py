@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
 from ..concepts.fidelity import describe as describe_fidelity
-from ..concepts.fidelity import spans_gate
+from ..concepts.fidelity import spans_gate, wilson_interval
 from ..embed import SentenceTransformerEmbedder
 from ._contract import CONCEPT_LINEAR
 from ._edit import edit, refit_head
@@ -282,7 +282,12 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
             name = label_text(toward, quoted=True)
             share, overall = support["class_shares"][name], self.class_shares_[name]
-            part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all)"
+            part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all"
+            low, high = wilson_interval(round(share * support["fires"]), support["fires"])
+            if low <= overall <= high:   # the texts it fires on cannot tell its direction from the base rate
+                part += (f"; the 95% interval {100 * low:.0f}-{100 * high:.0f}% on {support['fires']} texts spans "
+                         "that: too few to show its direction")
+            part += ")"
         checks = self._signal_checks(k)
         if self.n_signals_ == 1:
             return f"{part}; measured by {checks[0][2]}"
