@@ -207,3 +207,12 @@ def test_a_written_question_measured_offline_has_no_mentions_to_check():
     assert metric[(0, "mentions")] == "absent" and metric[(0, "similar")] == metric[(0, "close")] == "unverified"
     assert metric[(1, "mentions")] == "exact" and metric[(1, "similar")] == "auc"
     assert fidelity.passes({"metric": "absent", "fidelity": None, "baseline": None}) is False
+
+
+def test_two_gates_at_the_same_value_are_named_once():
+    """An agreement's gates are 0.8 and the majority rate + 0.05: with a majority of 0.75 both are 0.8."""
+    record = fidelity.record(0, "answer", "agreement", 0.82, 0.75, 40)
+    record["interval"] = list(fidelity.wilson_interval(33, 40))
+    assert len(fidelity.spans_gate(record)) == 2
+    described = fidelity.describe(record)
+    assert described.endswith("spans the 0.8 gate") and "0.8 and 0.8" not in described

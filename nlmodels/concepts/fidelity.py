@@ -134,9 +134,9 @@ def _interval_note(rec: FidelityRecord) -> str:
     low, high = (_shown(v, gates) for v in rec["interval"])
     count = rec.get("positives")   # an AUC's; absent, or NaN in a row of ``model.fidelity_``, elsewhere
     positives = f" ({int(count)} positive)" if count is not None and np.isfinite(count) else ""
-    named = " and ".join(f"{g:.3g}" for g in gates)
-    return (f", 95% interval {low}-{high} on {rec['n_texts']} texts{positives}: spans the {named} "
-            f"gate{'s' if len(gates) > 1 else ''}")
+    named = list(dict.fromkeys(f"{g:.3g}" for g in gates))   # 0.8 and majority 0.75 + 0.05: one gate, said once
+    return (f", 95% interval {low}-{high} on {rec['n_texts']} texts{positives}: spans the {' and '.join(named)} "
+            f"gate{'s' if len(named) > 1 else ''}")
 
 
 def passes(rec: FidelityRecord):
