@@ -195,3 +195,15 @@ def test_a_non_numeric_regression_target_is_named_with_its_row(value, others):
     y[7] = value
     with pytest.raises((TypeError, ValueError), match=r"\brow 7\b"):
         ConceptRegressor(embedder=_NeverEmbeds()).fit(texts, y)
+
+
+@pytest.mark.parametrize("measure", ["embedding", "distill"])
+def test_recheck_without_the_chat_model_answering_every_text_is_refused(measure, fault_server):
+    """recheck asks the chat model again; with embeddings or distilled probes it would check nothing."""
+    texts, labels = reviews(40)
+    llm = ChatModel("fake", base_url=fault_server().base_url, progress=False) if measure == "distill" else None
+    model = ConceptClassifier(llm=llm, embedder=_NeverEmbeds(), measure=measure, recheck=5)
+    with pytest.raises(ValueError, match=re.escape(f"recheck=5 asks the chat model's answers again, which needs "
+                                                   f"measure='llm' (the chat model answering every text); got "
+                                                   f"measure='{measure}'")):
+        model.fit(texts, labels)

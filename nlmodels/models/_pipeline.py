@@ -95,6 +95,10 @@ class ConceptPipeline(TextEstimatorMixin):
         if self.proposer == "llm" and self.llm is None:
             raise ValueError("proposer='llm' needs a chat model: pass llm=ChatModel(...)")
         self.measure_ = resolve_measure(self.measure, self.llm)
+        if getattr(self, "recheck", 0) and self.measure_ != "llm":
+            raise ValueError(f"recheck={self.recheck} asks the chat model's answers again, which needs measure='llm' "
+                             f"(the chat model answering every text); got measure={self.measure_!r}, where it would "
+                             "check nothing")
         self._given_concepts()   # before any embedding: a bad entry is named, not found after the folds
 
     def _given_concepts(self) -> list[Concept]:
@@ -403,7 +407,8 @@ PARAMETERS_DOC = """
     recheck : int, default=0
         ``measure="llm"``: ask this many training texts again with the questions in another order
         and report each concept's agreement as its fidelity (``recheck`` more calls, cached); a
-        concept agreeing less than 0.8 with itself never carries weight.
+        concept agreeing less than 0.8 with itself never carries weight. Refused with another
+        measure (where it would check nothing).
     prototypes : {"auto", True, False, "embedding"}, default="auto"
         Add one prototype concept per class, "resembles the training texts labelled X, such as:
         ...", shown with the class's most typical texts and measured by a probe that recognises the
