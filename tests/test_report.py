@@ -395,13 +395,16 @@ def test_weight_plot_and_waterfall_add_up(model):
     assert png[:4] == b"\x89PNG"
 
 
-def _label_checks(fig) -> dict:
-    """Each bar label's first line (the concept) -> the rest (its check), from the y tick labels."""
+def _label_checks(fig, signals=("similar", "mentions")) -> dict:
+    """Each bar label's concept (its first lines, up to the one that starts with a signal's check)
+    -> the rest (its check), from the y tick labels."""
     out = {}
     for ax in fig.axes:
         for tick in ax.get_yticklabels():
-            name, _, check = tick.get_text().partition("\n")
-            out[name] = " ".join(check.split("\n"))
+            lines = tick.get_text().split("\n")
+            first = next((i for i, line in enumerate(lines) if line.startswith(tuple(f"{s}:" for s in signals))),
+                         len(lines))
+            out[" ".join(lines[:first])] = " ".join(lines[first:])
     return out
 
 
@@ -414,7 +417,7 @@ def test_plots_say_how_each_weighted_bar_was_checked(model):
     weighted = [k for k in range(len(names)) if model.coef_[0, k * S:(k + 1) * S].any()]
     assert weighted and len(shown) == len(names)
     for k, name in enumerate(names):
-        label = nlmodels.report.plots._short(name, 60)
+        label = nlmodels.report.plots._short(name, 180)
         if k not in weighted:
             assert shown[label] == ""
             continue
@@ -431,7 +434,7 @@ def test_plots_say_how_each_weighted_bar_was_checked(model):
     for name, value in frame.items():
         if value != 0:
             k = names.index(name)
-            assert steps[nlmodels.report.plots._short(name, 60)] == model._concept_check(k, model.coef_[0, k * S:(k + 1) * S])
+            assert steps[nlmodels.report.plots._short(name, 180)] == model._concept_check(k, model.coef_[0, k * S:(k + 1) * S])
     assert steps["intercept"] == "" and steps["decision value"] == ""
 
 
@@ -503,3 +506,13 @@ def test_refit_head_alone_is_recorded(model, data):
 
     again = copy.deepcopy(model).refit_head(texts[:60], labels[:60])
     assert again.edits_[-1]["note"] == "head refitted" and again.edits_[-1]["refit"]["n_texts"] == 60
+
+
+def test_plot_labels_keep_apart_concepts_that_differ_late_in_their_sentence():
+    from nlmodels.report.plots import _name_lines, _short
+
+    up = "Does the text report that the sales, revenue or operating profit of the company increased?"
+    down = up.replace("increased", "decreased")
+    assert _short(up, 60) == _short(down, 60)             # one line of 60 characters made them one label
+    assert _name_lines(up, 60) != _name_lines(down, 60)   # three lines keep them apart
+    assert " ".join(_name_lines(up, 60).split("\n")) == up and max(map(len, _name_lines(up, 60).split("\n"))) <= 60

@@ -55,7 +55,13 @@ def _label(model, name: str, k, row: int, width: int) -> str:
         return _short(name, width)
     S = model.n_signals_
     check = model._concept_check(k, model.coef_[row, k * S:(k + 1) * S])
-    return _short(name, width) + ("\n" + textwrap.fill(check, width) if check else "")
+    return _name_lines(name, width) + ("\n" + textwrap.fill(check, width) if check else "")
+
+
+def _name_lines(name: str, width: int, lines: int = 3) -> str:
+    """A concept's name over up to ``lines`` lines: two concepts that differ late in their sentence
+    ("... profit increased" and "... profit decreased") stay told apart."""
+    return textwrap.fill(_short(name, width * lines), width)
 
 
 def _height(labels) -> float:
