@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -10,7 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.multiclass import type_of_target
 
-__all__ = ["MAX_TEXT_CHARS", "check_int_param", "check_labels", "check_texts", "check_texts_labels"]
+__all__ = ["MAX_TEXT_CHARS", "check_int_param", "check_labels", "check_texts", "check_texts_labels",
+           "outside_stacklevel"]
 
 #: Texts longer than this are cut (with a warning) before they reach an embedder or a prompt: about
 #: 2,500 English words, or 13 windows of all-MiniLM-L6-v2 (each text is embedded over all of its
@@ -127,9 +130,9 @@ def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[lis
         try:
             labels = labels.astype(float)
         except (TypeError, ValueError) as error:
-            row = next(i for i, v in enumerate(labels) if not _is_number(v))
-            raise TypeError(f"a regression target must be numeric: y has {labels[row]!r} at row {row} "
-                            f"({error})") from None
+            row = next((i for i, v in enumerate(labels) if not _is_number(v)), None)
+            where = "" if row is None else f"y has {labels[row]!r} at row {row} "
+            raise TypeError(f"a regression target must be numeric: {where}({error})") from None
         bad = ~np.isfinite(labels)
         if bad.any():
             raise ValueError(f"y has a non-finite value at row {int(np.flatnonzero(bad)[0])}")
@@ -145,6 +148,17 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the caller of this function that points at the
+    first line outside nlmodels (the user's ``model.predict(...)``, however deep inside the package
+    the warning is raised)."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_int_param(name: str, value: Any, low: int, *, allowed: tuple[str, ...] = ()) -> None:

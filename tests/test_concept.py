@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from faults import fault_server  # noqa: F401  (a fixture)
 from textsets import reviews, topics
 from nlmodels import Concept, ConceptClassifier, ConceptRegressor, QuestionEmbedder
 
@@ -178,7 +179,24 @@ def test_the_transformer_outputs_only_faithful_columns_unless_told_to_keep_them(
     assert f"{question} [mentions] (not faithful)" in names and not any("not faithful" in n for n in drop.get_feature_names_out())
     # the model file says what was done with them, and reads back to the same output
     doc = json.loads(json.dumps(report.to_dict(drop)))
-    assert f"the {int((~passed).sum())} measured column(s) that failed their fidelity gate are left out" in doc["measurement"]
+    assert f"the {int((~passed).sum())} measured column(s) that failed their fidelity gate or have nothing to measure" \
+        in doc["measurement"] and not hasattr(drop, "_usage_before")
     loaded = report.from_dict(doc, embedder=HashEmbedder(progress=False))
     np.testing.assert_array_equal(loaded.transform(texts[:5]), drop.transform(texts[:5]))
     assert "named '(not faithful)'" in report.to_dict(keep)["measurement"]
+    del loaded.output_columns_   # a transformer file written before the gate applied here: every column, said so
+    assert loaded.transform(texts[:5]).shape[1] == len(passed) and "every measured column is output" in \
+        report.to_dict(loaded)["measurement"]
+
+
+def test_a_distilled_transformer_keeps_failed_columns_when_told_to(fresh_cache, fault_server):
+    """gated="keep" is the transformer's own: its distilled probes are measured as with "drop"."""
+    from faults import HashEmbedder
+    from nlmodels import ChatModel, ConceptTransformer
+
+    texts, labels = reviews(40)
+    llm = ChatModel("fake", base_url=fault_server().base_url, progress=False)
+    keep = ConceptTransformer(llm=llm, embedder=HashEmbedder(progress=False), measure="distill", n_distill=30,
+                              gated="keep").fit(texts, labels)
+    assert keep.measurer_.gated == "drop" and keep.output_columns_ == list(range(len(keep.concepts_)))
+    assert keep.transform(texts[:3]).shape == (3, len(keep.concepts_))

@@ -238,6 +238,12 @@ def test_surrogate_of_labels_agrees_and_explains_exactly(explained):
 def test_surrogate_of_probabilities_is_a_regressor_with_r2():
     texts, _ = reviews(120, seed=2)
     result = explain_model(keyword_proba, texts, max_concepts=5)
+    line = str(result.surrogate).splitlines()[1]
+    assert "the training targets below are its outputs" in line and "R² " in line
+    # a figure that could not be computed reads n/a, also after a JSON round trip (where NaN is a string)
+    result.surrogate.surrogate_of_["fidelity"]["correlation"] = float("nan")
+    loaded = nlmodels.report.from_dict(json.loads(result.surrogate.to_json()))
+    assert "correlation n/a" in str(loaded) and "correlation n/a" in str(result.surrogate)
     assert isinstance(result.surrogate, ConceptRegressor) and result.kind == "probability"
     assert {"r2", "correlation", "agreement"} <= set(result.fidelity)
     assert result.fidelity["r2"] > 0.5 and result.fidelity["agreement"] >= 0.85
@@ -317,7 +323,9 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     card = Path(surrogate.report(texts[:40], labels[:40], tmp_path / "card.md", plots=False)).read_text()
     assert line in card and "This model is a surrogate of a black box" in card[card.index("## Limitations"):]
     refit = surrogate.refit_head(texts, labels)   # refitted on true labels: that agreement is not this head's
-    assert "measured before the head was refitted (not this head's)" in str(refit)
+    assert str(refit).splitlines()[1].startswith("fitted as a surrogate of the black box ")
+    assert "its head has since been refitted on other targets" in str(refit) and "not to true labels" not in str(refit)
+    assert not hasattr(refit.fit(texts, labels), "surrogate_of_")   # a new fit is no surrogate
     assert list(pd.read_csv(tmp_path / "d.csv").columns) == ["text", "black_box", "surrogate"]
     # A model JSON is a black box too (here: the surrogate just written).
     assert main(["explain-model", str(tmp_path / "surrogate.json"), str(tmp_path / "texts.csv"), "--max-concepts", "3",

@@ -300,6 +300,8 @@ def test_distill_with_gated_llm_asks_only_the_gated_questions_at_predict(answers
     before = answers.count()
     estimate = model.estimate_cost(test_texts)   # a dry run: it reaches no server, the fallback's calls included
     assert answers.count() == before and estimate.requests == len(test_texts)
+    other = model.set_params(llm=_chat(answers)).estimate_cost(test_texts)   # a chat model set after the fit too
+    assert answers.count() == before and other.requests == len(test_texts)
     model.predict(test_texts)
     assert answers.count() - before == len(test_texts) == estimate.requests
     asked = answers.requests[-1][1]["messages"][-1]["content"]
@@ -441,3 +443,18 @@ def test_a_line_whose_firing_texts_cannot_show_its_direction_says_so():
         assert ("too few to show its direction" in evidence) == spans, evidence
         said.append(spans)
     assert any(said) and not all(said)   # both kinds of line are in this model
+
+
+def test_a_line_whose_firing_texts_lean_against_its_weight_says_so():
+    """The weight's sign follows the concept's scores over all training texts; the printed split counts
+    the texts scoring 0.5 or more. Where that split clearly leans the other way, the line says so."""
+    texts, y = reviews(40)
+    model = ConceptClassifier(embedder=HashEmbedder(progress=False), max_concepts=6).fit(texts, y)
+    k = 0
+    weight = model.coef_[0, :model.n_signals_].sum()
+    toward = repr(str(model.classes_[int(weight >= 0)]))
+    other = next(name for name in model.class_shares_ if name != toward)
+    model.support_[k] = {"fires": 30, "n_texts": 40, "class_shares": {toward: 0.1, other: 0.9}}   # as if it did
+    lines = str(model).splitlines()
+    line = lines[next(i for i, text in enumerate(lines) if text.endswith(model.concept_names()[k])) + 1]
+    assert f"10% of them {toward} (50% of all; the 95% interval" in line and "lies on the other side" in line

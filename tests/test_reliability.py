@@ -119,6 +119,10 @@ def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, f
     expected = model.intercept_[0] + model.fill_values_ @ model.coef_[0]
     with pytest.warns(UserWarning, match=r"7 of 7 texts got no usable answer from the chat model \(rows 0, 1, 2"):
         np.testing.assert_allclose(model.decision_function([texts[r] for r in bad]), expected)
+    for method in (model.predict, model.predict_proba, model.explain):   # the warning points at the caller's line
+        with pytest.warns(UserWarning, match="no usable answer") as caught:
+            method([texts[r] for r in bad])
+        assert caught[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")   # texts that were answered: no warning
         assert (model.predict([texts[r] for r in good]) == labels[good]).all()

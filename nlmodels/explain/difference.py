@@ -20,6 +20,7 @@ from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, Ph
                         phrase_matches)
 from ..embed import SentenceTransformerEmbedder
 from ..llm.record import chat_model_record
+from ..concepts.measurers._probes import auc
 from ._stats import benjamini_hochberg, compare_proportions
 from .difference_report import COLUMNS, DifferenceReport
 
@@ -321,18 +322,11 @@ def _offline(prop_texts, bins, test, names, embedder, max_hypotheses, phrases_pe
             c.text, holds[:n_a], holds[n_a:], names, confidence, "mentions",
             similar_share_a=float(fires[:n_a].mean()), similar_share_b=float(fires[n_a:].mean()),
             similar_difference=float(fires[:n_a].mean() - fires[n_a:].mean()),
-            similar_auc=_held_out_auc(holds, score),   # the probe was fitted on the proposal texts only
+            similar_auc=auc(holds.astype(float), score),   # the probe was fitted on the proposal texts only
             proposed_from=c.target, phrases=list(c.phrases),
             examples_a=_clearest(test["a"], holds[:n_a], score[:n_a], n_examples),
             examples_b=_clearest(test["b"], holds[n_a:], score[n_a:], n_examples)))
     return rows
-
-
-def _held_out_auc(holds: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC of a probe's scores for the texts where the hypothesis holds (NaN if all or none do)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(holds, score)) if 0 < holds.sum() < len(holds) else float("nan")
 
 
 def call_bound(n_rounds: int, n_test_a: int, n_test_b: int, max_texts_per_group: int, max_calls=None) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from .._validation import check_texts, check_texts_labels
 from ..concepts import Concept, DistillMeasurer, LLMMeasurer
-from ..llm import CostEstimate
+from ..llm import ChatModel, CostEstimate
 
 __all__ = ["estimate_cost"]
 
@@ -96,12 +96,12 @@ def estimate_cost(model, X, y=None) -> CostEstimate:
 
 
 def _with_chat_model(obj, llm, dry):
-    """A copy of the measurer ``obj`` in which ``llm`` is ``dry`` wherever it is held, nested measurers
-    included (a distilled model's chat-model fallback for its gated questions), so the dry run of
-    ``predict`` can reach no server; the original is untouched."""
+    """A copy of the measurer ``obj`` in which every chat model it holds is ``dry`` (``llm`` or another
+    one set after the fit), nested measurers included (a distilled model's chat-model fallback for its
+    gated questions), so the dry run of ``predict`` can reach no server; the original is untouched."""
     twin = copy.copy(obj)
     for name, value in vars(obj).items():
-        if value is llm:
+        if value is llm or isinstance(value, ChatModel):
             setattr(twin, name, dry)
         elif type(value).__module__.startswith("nlmodels.concepts"):
             setattr(twin, name, _with_chat_model(value, llm, dry))

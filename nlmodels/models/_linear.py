@@ -284,9 +284,13 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             share, overall = support["class_shares"][name], self.class_shares_[name]
             part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all"
             low, high = wilson_interval(round(share * support["fires"]), support["fires"])
+            more = len(self.classes_) == 2 or weights.sum() >= 0   # the share its weight says should be higher
+            interval = f"the 95% interval {100 * low:.0f}-{100 * high:.0f}% on {support['fires']} texts"
             if low <= overall <= high:   # the texts it fires on cannot tell its direction from the base rate
-                part += (f"; the 95% interval {100 * low:.0f}-{100 * high:.0f}% on {support['fires']} texts spans "
-                         "that: too few to show its direction")
+                part += f"; {interval} spans that: too few to show its direction"
+            elif (high < overall) if more else (low > overall):   # the sign follows its scores, not this split
+                part += (f"; {interval} lies on the other side: these texts lean the other way, the weight "
+                         "follows its scores over all training texts")
             part += ")"
         checks = self._signal_checks(k)
         if self.n_signals_ == 1:
@@ -341,16 +345,22 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
         if not record:
             return ""
         f = record["fidelity"]
+
+        def shown(name):   # a figure that could not be computed (a constant surrogate's correlation) reads n/a
+            value = f.get(name)
+            return f"{value:.3f}" if isinstance(value, (int, float)) and np.isfinite(value) else "n/a"
+
         measured = ", ".join(part for part in (
-            f"agreement {f['agreement']:.3f}" if "agreement" in f else "",
-            f"R² {f['r2']:.3f}, correlation {f['correlation']:.3f}" if "r2" in f else "") if part)
+            f"agreement {shown('agreement')}" if "agreement" in f else "",
+            f"R² {shown('r2')}, correlation {shown('correlation')}" if "r2" in f else "") if part)
+        if record.get("head_refitted"):   # the head and its support now come from the texts refit_head was given
+            return (f"fitted as a surrogate of the black box {record['black_box']} (to its outputs on {f['n_train']} "
+                    f"texts; {measured} with it on {f['n_test']} held-out texts); its head has since been refitted "
+                    "on other targets, so that agreement is not this head's")
         outputs = ("the training targets below are its outputs" if self._regression else
                    "'training texts labelled X' below are texts it labelled X")
-        line = (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
+        return (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
                 f"not to true labels ({outputs}); {measured} with it on {f['n_test']} held-out texts")
-        if record.get("head_refitted"):
-            line += ", measured before the head was refitted (not this head's)"
-        return line
 
     def _format(self, rows, header, row_titles, html_out=False):
         surrogate = self._surrogate_line()

@@ -19,7 +19,7 @@ from scipy.special import expit, softmax
 from sklearn.utils.validation import check_is_fitted
 
 from .._codec import plain_label
-from .._validation import check_texts
+from .._validation import check_texts, outside_stacklevel
 from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins)
@@ -123,12 +123,15 @@ class ConceptPipeline(TextEstimatorMixin):
                                random_state=self.random_state)
         if self.measure_ == "distill":
             return DistillMeasurer(self.llm, n_distill=self.n_distill, random_state=self.random_state,
-                                   on_error=self.on_error, n_jobs=self.n_jobs, gated=getattr(self, "gated", "drop"))
+                                   on_error=self.on_error, n_jobs=self.n_jobs,
+                                   # a transformer's "keep" is its own (it outputs failed columns, named so)
+                                   gated="llm" if getattr(self, "gated", "drop") == "llm" else "drop")
         return EmbeddingMeasurer(self.embedder_, signals=SIGNALS, n_jobs=self.n_jobs)
 
     def _propose_and_measure(self, texts, y):
         """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
         self._check_params()
+        self.__dict__.pop("surrogate_of_", None)   # a new fit is no longer the surrogate explain_model recorded
         # the chat model's counts before this fit's first call, so the record keeps this fit's alone
         self._usage_before = copy.copy(self.llm.usage) if hasattr(self.llm, "usage") else None
         self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
@@ -243,7 +246,8 @@ class ConceptPipeline(TextEstimatorMixin):
             shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
             warnings.warn(f"{len(rows)} of {len(texts)} texts got no usable answer from the chat model (rows {shown}; "
                           "on_error='missing'): their missing scores are the training means, so their predictions "
-                          "and explanations rest on answers that were not given", UserWarning, stacklevel=3)
+                          "and explanations rest on answers that were not given", UserWarning,
+                          stacklevel=outside_stacklevel())
             F = np.where(missing, self.fill_values_, F)
         return F
 

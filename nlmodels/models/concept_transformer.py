@@ -78,6 +78,7 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
         self._regression = self.regression
         texts, y = check_texts_labels(X, y, regression=self.regression)
         _, F = self._propose_and_measure(texts, y)
+        self.__dict__.pop("_usage_before", None)   # no training record here to keep it in
         self._fill_missing(F)
         passed = self._column_gate()
         self.output_columns_ = [int(j) for j in (range(len(passed)) if self.gated == "keep" else np.flatnonzero(passed))]
@@ -110,13 +111,15 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
 
     def _measurement_note(self) -> str:
         """What this transformer does with a column that failed its gate, after the measurer's sentence."""
-        failed = len(self.concepts_) * self.n_signals_ - len(self._output())
+        if getattr(self, "output_columns_", None) is None:
+            return " ConceptTransformer: every measured column is output (a file written before the gate applied here)."
+        failed = int((~self._column_gate()).sum()) if self.measurer_.fidelity_ else 0
         if self.gated == "keep":
-            failed = int((~self._column_gate()).sum()) if self.measurer_.fidelity_ else 0
-            return (f" ConceptTransformer(gated='keep'): every measured column is output, {failed} of them failed "
-                    "their fidelity gate and are named '(not faithful)'.")
-        return (f" ConceptTransformer: the {failed} measured column(s) that failed their fidelity gate are left out "
-                "of its output.")
+            return (f" ConceptTransformer(gated='keep'): every measured column is output; {failed} of them failed "
+                    "their fidelity gate or have nothing to measure (a question's mentions) and are named "
+                    "'(not faithful)'.")
+        return (f" ConceptTransformer: the {failed} measured column(s) that failed their fidelity gate or have nothing "
+                "to measure (a question's mentions) are left out of its output.")
 
 
 @register
