@@ -458,3 +458,23 @@ def test_a_line_whose_firing_texts_lean_against_its_weight_says_so():
     lines = str(model).splitlines()
     line = lines[next(i for i, text in enumerate(lines) if text.endswith(model.concept_names()[k])) + 1]
     assert f"10% of them {toward} (50% of all; the 95% interval" in line and "lies on the other side" in line
+
+
+def test_a_regressor_line_says_when_its_firing_texts_cannot_show_its_direction():
+    """As a classifier's line does: where Welch's 95% interval of the difference between the mean target
+    where a concept fires and elsewhere spans 0, the line says so."""
+    from scipy.stats import ttest_ind
+
+    texts, labels = reviews(60)
+    y = np.where(labels == "pos", 4.0, 1.0) + np.random.RandomState(0).normal(0, 1.5, 60)
+    model = ConceptRegressor(embedder=HashEmbedder(progress=False), max_concepts=6).fit(texts, y)
+    lines, said = str(model).splitlines(), []
+    F = model._measure(texts)   # a regressor has no prototypes: its training scores are these
+    for k, name in enumerate(model.concept_names()):
+        evidence = lines[next(i for i, line in enumerate(lines) if line.endswith(name)) + 1]
+        fires = F[:, model._reading_columns()[k]] >= 0.5
+        ci = ttest_ind(y[fires], y[~fires], equal_var=False).confidence_interval()
+        assert ("too few to show its direction" in evidence) == bool(ci.low <= 0 <= ci.high), evidence
+        said.append(ci.low <= 0 <= ci.high)
+    assert any(said) and not all(said)
+    assert json.loads(model.to_json())["attributes"]["support_"][0]["difference_interval"]   # kept in the file

@@ -10,6 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from scipy.stats import ttest_ind
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
@@ -231,6 +232,10 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             if self._regression:
                 entry["mean_target_when_fires"] = float(np.mean(y[fires])) if fires.any() else None
                 entry["mean_target_otherwise"] = float(np.mean(y[~fires])) if (~fires).any() else None
+                if fires.sum() >= 2 and (~fires).sum() >= 2:   # Welch's 95% interval of the difference
+                    ci = ttest_ind(y[fires], y[~fires], equal_var=False).confidence_interval()
+                    if np.isfinite([ci.low, ci.high]).all():
+                        entry["difference_interval"] = [float(ci.low), float(ci.high)]
             else:
                 entry["class_shares"] = {label_text(c, quoted=True): float(np.mean(y[fires] == c)) if fires.any() else None
                                          for c in np.unique(y)}
@@ -277,7 +282,16 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             if support["fires"]:
                 part += f", mean target {support['mean_target_when_fires']:.3g} there"
                 if support.get("mean_target_otherwise") is not None:
-                    part += f" ({support['mean_target_otherwise']:.3g} elsewhere)"
+                    part += f" ({support['mean_target_otherwise']:.3g} elsewhere"
+                    low, high = support.get("difference_interval") or (None, None)
+                    if low is not None and low <= 0 <= high:   # these texts cannot tell its direction
+                        part += (f"; the 95% interval of the difference, {low:+.3g} to {high:+.3g}, spans 0: too "
+                                 "few to show its direction")
+                    elif low is not None and (high < 0 if weights.sum() > 0 else low > 0):
+                        part += (f"; the 95% interval of the difference, {low:+.3g} to {high:+.3g}, lies on the "
+                                 "other side: these texts lean the other way, the weight follows its scores over "
+                                 "all training texts")
+                    part += ")"
         elif support["fires"]:
             toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
             name = label_text(toward, quoted=True)
