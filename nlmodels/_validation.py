@@ -152,11 +152,15 @@ def _is_number(value) -> bool:
 
 def outside_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the caller of this function that points at the
-    first line outside nlmodels (the user's ``model.predict(...)``, however deep inside the package
-    the warning is raised)."""
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    first line outside nlmodels and the libraries that call into it (scikit-learn's wrappers and
+    Pipeline, joblib): the user's ``model.predict(...)``, however deep the warning is raised."""
+    import joblib
+    import sklearn
+
+    inside = tuple(os.path.dirname(os.path.abspath(path)) + os.sep for path in (__file__, sklearn.__file__,
+                                                                               joblib.__file__))
     frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -449,3 +449,20 @@ def test_batch_errors_never_carry_the_api_key(fresh_cache, tmp_path):
         assert "SENTINEL" not in "".join(traceback.format_exception(info.value))  # nor in the traceback
     finally:
         server.close()
+
+
+def test_estimate_cost_plans_predict_against_the_chat_model_it_will_use(fresh_cache, fake_llm):
+    """A chat model set after the fit is not the one predict asks (the measurer keeps its own): the
+    estimate plans each call against the cache of the chat model that will make it."""
+    server = fake_llm(scripted)
+    texts, labels = reviews(30)
+    make = lambda name: ChatModel(name, base_url=server.base_url, progress=False, max_concurrency=1)  # noqa: E731
+    model = MODELS["llm"](make("fake")).fit(texts, labels)
+    new = [f"{t} again" for t in texts[:6]]
+    MODELS["llm"](make("other")).fit(texts + new, list(labels) + list(labels[:6]))   # "other" has them cached
+    model.set_params(llm=make("other"))
+    estimate = model.estimate_cost(new)
+    before = server.count()
+    model.predict(new)
+    assert server.count() - before == estimate.requests == len(set(new))
+    assert model.estimate_cost(new).requests == 0   # now cached for the measurer's own chat model

@@ -324,7 +324,7 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     assert line in card and "This model is a surrogate of a black box" in card[card.index("## Limitations"):]
     refit = surrogate.refit_head(texts, labels)   # refitted on true labels: that agreement is not this head's
     assert str(refit).splitlines()[1].startswith("fitted as a surrogate of the black box ")
-    assert "its head has since been refitted on other targets" in str(refit) and "not to true labels" not in str(refit)
+    assert "its head has since been refitted (refit_head)" in str(refit) and "not to true labels" not in str(refit)
     assert not hasattr(refit.fit(texts, labels), "surrogate_of_")   # a new fit is no surrogate
     assert list(pd.read_csv(tmp_path / "d.csv").columns) == ["text", "black_box", "surrogate"]
     # A model JSON is a black box too (here: the surrogate just written).

@@ -478,3 +478,19 @@ def test_a_regressor_line_says_when_its_firing_texts_cannot_show_its_direction()
         said.append(ci.low <= 0 <= ci.high)
     assert any(said) and not all(said)
     assert json.loads(model.to_json())["attributes"]["support_"][0]["difference_interval"]   # kept in the file
+
+
+def test_a_regressor_line_on_texts_with_equal_targets_fits_without_warnings():
+    """Targets that repeat (ratings): a group whose targets are all equal takes the pooled interval, and
+    scipy's precision warning never reaches the user."""
+    import warnings
+
+    texts, labels = reviews(40)
+    y = np.where(labels == "pos", 4.0, 1.0)   # every group a concept splits off may be constant
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = ConceptRegressor(embedder=HashEmbedder(progress=False), max_concepts=6).fit(texts, y)
+    for support in model.support_:
+        if "difference_interval" in support:
+            low, high = support["difference_interval"]
+            assert np.isfinite([low, high]).all() and low < high

@@ -80,9 +80,13 @@ def estimate_cost(model, X, y=None) -> CostEstimate:
     if hasattr(model, "measurer_"):  # fitted: the calls of predict(X)
         texts = check_texts(X)
         twin = copy.copy(model)
-        twin.measurer_ = _with_chat_model(model.measurer_, llm, dry)
+        runs = {id(llm): dry}
+        twin.measurer_ = _with_chat_model(model.measurer_, llm, runs)
         twin.predict(texts)
-        return dry.estimate
+        total = CostEstimate()
+        for run in runs.values():   # each chat model the measurer holds, planned against its own cache
+            total += run.estimate
+        return total
     texts, y = check_texts_labels(X, y, regression=getattr(model, "_regression", False))
     twin = clone(model).set_params(llm=dry)
     try:
@@ -95,16 +99,20 @@ def estimate_cost(model, X, y=None) -> CostEstimate:
     return dry.estimate
 
 
-def _with_chat_model(obj, llm, dry):
-    """A copy of the measurer ``obj`` in which every chat model it holds is ``dry`` (``llm`` or another
-    one set after the fit), nested measurers included (a distilled model's chat-model fallback for its
-    gated questions), so the dry run of ``predict`` can reach no server; the original is untouched."""
+def _with_chat_model(obj, llm, runs: dict):
+    """A copy of the measurer ``obj`` in which every chat model it holds is a dry run of it (``runs``,
+    by the chat model's id: the model's own, or another the measurer kept after ``set_params(llm=...)``),
+    nested measurers included (a distilled model's chat-model fallback for its gated questions), so the
+    dry run of ``predict`` can reach no server and plans each call against the cache it would use; the
+    original is untouched."""
     twin = copy.copy(obj)
     for name, value in vars(obj).items():
         if value is llm or isinstance(value, ChatModel):
-            setattr(twin, name, dry)
+            if id(value) not in runs:
+                runs[id(value)] = _DryRunLLM(value)
+            setattr(twin, name, runs[id(value)])
         elif type(value).__module__.startswith("nlmodels.concepts"):
-            setattr(twin, name, _with_chat_model(value, llm, dry))
+            setattr(twin, name, _with_chat_model(value, llm, runs))
     return twin
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import html
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -232,8 +233,13 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             if self._regression:
                 entry["mean_target_when_fires"] = float(np.mean(y[fires])) if fires.any() else None
                 entry["mean_target_otherwise"] = float(np.mean(y[~fires])) if (~fires).any() else None
-                if fires.sum() >= 2 and (~fires).sum() >= 2:   # Welch's 95% interval of the difference
-                    ci = ttest_ind(y[fires], y[~fires], equal_var=False).confidence_interval()
+                a, b = y[fires], y[~fires]
+                if len(a) >= 2 and len(b) >= 2 and (a.var() > 0 or b.var() > 0):
+                    # Welch's 95% interval of the difference; the pooled one where a group's targets are all
+                    # equal (Welch would take its variance as 0 and the interval as sure on 2 texts rated 5)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        ci = ttest_ind(a, b, equal_var=not (a.var() > 0 and b.var() > 0)).confidence_interval()
                     if np.isfinite([ci.low, ci.high]).all():
                         entry["difference_interval"] = [float(ci.low), float(ci.high)]
             else:
@@ -370,7 +376,7 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
         if record.get("head_refitted"):   # the head and its support now come from the texts refit_head was given
             return (f"fitted as a surrogate of the black box {record['black_box']} (to its outputs on {f['n_train']} "
                     f"texts; {measured} with it on {f['n_test']} held-out texts); its head has since been refitted "
-                    "on other targets, so that agreement is not this head's")
+                    "(refit_head), so that agreement is not this head's")
         outputs = ("the training targets below are its outputs" if self._regression else
                    "'training texts labelled X' below are texts it labelled X")
         return (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
