@@ -18,9 +18,9 @@ from scipy import stats
 from .._validation import check_int_param, check_texts
 from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, describe_phrases,
                         phrase_matches)
+from ..concepts.measurers._probes import auc
 from ..embed import SentenceTransformerEmbedder
 from ..llm.record import chat_model_record
-from ..concepts.measurers._probes import auc
 from ._stats import benjamini_hochberg, compare_proportions
 from .difference_report import COLUMNS, DifferenceReport
 

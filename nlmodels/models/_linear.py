@@ -88,6 +88,18 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
 """
 
 
+def _direction_note(interval: str, baseline: str, spans: bool, against: bool) -> str:
+    """What a concept's line adds when the texts it fires on do not settle its direction: their 95%
+    ``interval`` spans the ``baseline`` (too few), or lies on the side ``against`` its weight (the sign
+    follows its scores over all training texts, the printed split counts scores of 0.5 or more)."""
+    if spans:
+        return f"; {interval} spans {baseline}: too few to show its direction"
+    if against:
+        return (f"; {interval} lies on the other side: these texts lean the other way, the weight follows its "
+                "scores over all training texts")
+    return ""
+
+
 class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
     """Propose, measure, then a sparse linear head whose weights point the way their concepts read."""
 
@@ -106,13 +118,14 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
     def _fit(self, X, y):
         """``fit`` of the classifier and the regressor: check, propose and measure, the head step."""
         texts, y = check_texts_labels(X, y, regression=self._regression)
+        usage_before = self._usage_now()
         if not self._regression:
             self.classes_ = np.unique(y)
         self.concept_budget_cv_ = self._budget_by_cv(texts, y)
         _, F = self._propose_and_measure(texts, y)
         self._fit_head_step(self._fill_missing(F), y)
         self.n_features_in_ = 1
-        self._record_training(texts, y, F)
+        self._record_training(texts, y, F, usage_before)
         return self
 
     def _budget_by_cv(self, texts, y) -> dict | None:
@@ -290,13 +303,9 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
                 if support.get("mean_target_otherwise") is not None:
                     part += f" ({support['mean_target_otherwise']:.3g} elsewhere"
                     low, high = support.get("difference_interval") or (None, None)
-                    if low is not None and low <= 0 <= high:   # these texts cannot tell its direction
-                        part += (f"; the 95% interval of the difference, {low:+.3g} to {high:+.3g}, spans 0: too "
-                                 "few to show its direction")
-                    elif low is not None and (high < 0 if weights.sum() > 0 else low > 0):
-                        part += (f"; the 95% interval of the difference, {low:+.3g} to {high:+.3g}, lies on the "
-                                 "other side: these texts lean the other way, the weight follows its scores over "
-                                 "all training texts")
+                    if low is not None:   # Welch's interval of mean target there minus elsewhere, against 0
+                        part += _direction_note(f"the 95% interval of the difference, {low:+.3g} to {high:+.3g},",
+                                                "0", low <= 0 <= high, high < 0 if weights.sum() > 0 else low > 0)
                     part += ")"
         elif support["fires"]:
             toward = self.classes_[row] if len(self.classes_) > 2 else self.classes_[int(weights.sum() >= 0)]
@@ -305,12 +314,8 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             part += f", {100 * share:.0f}% of them {name} ({100 * overall:.0f}% of all"
             low, high = wilson_interval(round(share * support["fires"]), support["fires"])
             more = len(self.classes_) == 2 or weights.sum() >= 0   # the share its weight says should be higher
-            interval = f"the 95% interval {100 * low:.0f}-{100 * high:.0f}% on {support['fires']} texts"
-            if low <= overall <= high:   # the texts it fires on cannot tell its direction from the base rate
-                part += f"; {interval} spans that: too few to show its direction"
-            elif (high < overall) if more else (low > overall):   # the sign follows its scores, not this split
-                part += (f"; {interval} lies on the other side: these texts lean the other way, the weight "
-                         "follows its scores over all training texts")
+            part += _direction_note(f"the 95% interval {100 * low:.0f}-{100 * high:.0f}% on {support['fires']} texts",
+                                    "that", low <= overall <= high, (high < overall) if more else (low > overall))
             part += ")"
         checks = self._signal_checks(k)
         if self.n_signals_ == 1:

@@ -8,9 +8,8 @@ a rule list, a tree) or none (the transformer).
 from __future__ import annotations
 
 import copy
-import warnings
-
 import re
+import warnings
 from datetime import datetime, timezone
 
 import numpy as np
@@ -132,8 +131,6 @@ class ConceptPipeline(TextEstimatorMixin):
         """Fit ``embedder_``, ``concepts_`` and ``measurer_``; return (embeddings, scores)."""
         self._check_params()
         self.__dict__.pop("surrogate_of_", None)   # a new fit is no longer the surrogate explain_model recorded
-        # the chat model's counts before this fit's first call, so the record keeps this fit's alone
-        self._usage_before = copy.copy(self.llm.usage) if hasattr(self.llm, "usage") else None
         self.embedder_ = self.embedder if self.embedder is not None else SentenceTransformerEmbedder()
         E = self._embed(texts)
         bins = class_bins(y, self._regression)
@@ -341,11 +338,16 @@ class ConceptPipeline(TextEstimatorMixin):
         self.fill_values_ = self.fill_values_[columns]
         return columns
 
-    def _record_training(self, texts, y, F=None) -> None:
-        """Keep what the model's record says about its training data: size, balance, date, and how
-        many texts the chat model gave no usable answer for (rows of the scores ``F`` with a NaN)."""
-        self.training_ = training_summary(texts, y, self._regression, self.llm,
-                                          self.__dict__.pop("_usage_before", None))
+    def _usage_now(self):
+        """The chat model's counts now (None without one): taken before a fit's first call, so the
+        record keeps that fit's calls alone (``_record_training``)."""
+        return copy.copy(self.llm.usage) if hasattr(self.llm, "usage") else None
+
+    def _record_training(self, texts, y, F=None, usage_before=None) -> None:
+        """Keep what the model's record says about its training data: size, balance, date, this fit's
+        chat calls (since ``usage_before``), and how many texts the chat model gave no usable answer
+        for (rows of the scores ``F`` with a NaN)."""
+        self.training_ = training_summary(texts, y, self._regression, self.llm, usage_before)
         if F is not None and self.measurer_.name != "embedding":
             self.training_["texts_without_answer"] = int(np.isnan(F).any(axis=1).sum())
         self.edits_ = []

@@ -172,11 +172,12 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         self._check_contract()
         self._check_classes(len(self.classes_))
         self.proposed_rules_ = []
+        usage_before = self._usage_now()
         _, measured = self._propose_and_measure(texts, y)
         F = self._fill_missing(measured)
         self._measure_proposed(F, y)
         self.n_features_in_ = 1
-        self._record_training(texts, y, measured)
+        self._record_training(texts, y, measured, usage_before)
         return F, y
 
     def _usable_columns(self) -> np.ndarray:

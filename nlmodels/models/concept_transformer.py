@@ -78,7 +78,6 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
         self._regression = self.regression
         texts, y = check_texts_labels(X, y, regression=self.regression)
         _, F = self._propose_and_measure(texts, y)
-        self.__dict__.pop("_usage_before", None)   # no training record here to keep it in
         self._fill_missing(F)
         passed = self._column_gate()
         self.output_columns_ = [int(j) for j in (range(len(passed)) if self.gated == "keep" else np.flatnonzero(passed))]

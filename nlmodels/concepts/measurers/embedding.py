@@ -80,13 +80,19 @@ class EmbeddingMeasurer:
         F = self.transform(texts, embeddings)
         if not self.prototype_.any() or "similar" not in self.signals:
             return F
-        labels = np.asarray(y)
-        targets = np.zeros((len(texts), len(self.concepts_)))
-        for k in np.flatnonzero(self.prototype_):
-            targets[:, k] = (labels == self.concepts_[k].target).astype(float)
+        targets = self._with_class_targets(np.zeros((len(texts), len(self.concepts_))), y)
         words = self._words(texts) if self.reads_words_.any() else None
         C = self.prototype_C_ if self.prototype_C_ is not None else self.C
-        return self._with_prototype_scores(F, self._held_out_prototype_scores(embeddings, words, targets, labels, (C,))[0])
+        scores, _ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), (C,))
+        return self._with_prototype_scores(F, scores)
+
+    def _with_class_targets(self, targets, y):
+        """``targets`` with each prototype's column set to whether the text is labelled its class
+        (what its probe learns to recognise)."""
+        labels = np.asarray(y)
+        for k in np.flatnonzero(self.prototype_):
+            targets[:, k] = (labels == self.concepts_[k].target).astype(float)
+        return targets
 
     def _with_prototype_scores(self, F, scores):
         """``F`` with each prototype's ``similar`` column replaced by ``scores`` (one column per
@@ -110,9 +116,7 @@ class EmbeddingMeasurer:
         cosine = embeddings @ self.centroids_
         self.low_, self.high_ = np.percentile(cosine, 5, axis=0), np.percentile(cosine, 95, axis=0)
         self.has_phrases_ = np.array([bool(c.phrases) for c in self.concepts_])
-        targets = phrase_matches(texts, self.concepts_)
-        for k in np.flatnonzero(self.prototype_):
-            targets[:, k] = (np.asarray(y) == self.concepts_[k].target).astype(float)
+        targets = self._with_class_targets(phrase_matches(texts, self.concepts_), y)
         on_embedding, on_words = np.flatnonzero(~self.reads_words_), np.flatnonzero(self.reads_words_)
         self.W_, self.b_ = np.zeros((embeddings.shape[1], len(self.concepts_))), np.zeros(len(self.concepts_))
         self.W_[:, on_embedding], self.b_[on_embedding] = fit_probes(embeddings, targets[:, on_embedding], C=self.C,
