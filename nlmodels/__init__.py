@@ -3,7 +3,8 @@
 from ._version import __version__
 from .embed import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder
 from .concepts import Concept
-from .llm import BudgetExceededError, CallCache, ChatModel, CostEstimate, LLMBatchError, LLMError, Usage
+from .llm import (BudgetExceededError, CallCache, ChatModel, CostEstimate, LLMBatchError, LLMError,
+                  MissingAnswerWarning, Usage)
 from .models import AugLinearClassifier, AugLinearRegressor
 from .models import ConceptClassifier, ConceptRegressor, ConceptTransformer, QuestionEmbedder
 
@@ -21,6 +22,7 @@ __all__ = [
     "Embedder",
     "LLMBatchError",
     "LLMError",
+    "MissingAnswerWarning",
     "OpenAIEmbedder",
     "QuestionEmbedder",
     "SentenceTransformerEmbedder",

@@ -16,7 +16,8 @@ import pydantic
 import pytest
 
 from faults import HashEmbedder, fault_server, measured_text  # noqa: F401  (fault_server: a fixture)
-from nlmodels import ChatModel, ConceptClassifier, LLMBatchError
+from nlmodels import ChatModel, ConceptClassifier, LLMBatchError, MissingAnswerWarning
+from nlmodels.report import card_data
 from textsets import reviews
 
 TESTS = Path(__file__).parent
@@ -131,10 +132,23 @@ def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, f
     assert str(model).splitlines()[-1] == (f"the chat model gave no usable answer for {len(PERMANENT)} of 24 "
                                            "training texts (on_error='missing'): their missing scores are each "
                                            "column's training mean")
-    with pytest.warns(UserWarning, match="no usable answer"):
-        card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
+    with pytest.warns(MissingAnswerWarning) as caught:   # a warning category a user can filter; it names the rows
+        model.predict(texts)
+    assert [w.message.rows for w in caught] == [bad] and caught[0].message.n_texts == 24
+    for plots in (False, True):   # the card measures the test texts several times and says so once
+        with pytest.warns(MissingAnswerWarning) as caught:
+            card = Path(model.report(texts, labels, tmp_path / "card.md", plots=plots)).read_text()
+        assert len(caught) == 1 and caught[0].filename == __file__, [str(w.message) for w in caught]
     assert "unreadable (a failed or unreadable answer leaves a missing score" in card
     assert f"no usable answer for {len(PERMANENT)} of 24 training texts" in card
+    assert f"| test texts without a usable chat answer | {len(PERMANENT)} (scored with the training means" in card
+    assert (f"The chat model gave no usable answer for {len(PERMANENT)} of 24 test texts (on_error='missing'): "
+            "their missing scores are the training means, so their predictions, and the metrics above") in card
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # answered test texts: no such line, no warning
+        data = card_data(model, [texts[i] for i in good], labels[good])
+    assert data["test"]["texts_without_answer"] == 0 and not any("test texts (on_error" in t
+                                                                  for t in data["limitations"])
 
 
 SCRIPT = """

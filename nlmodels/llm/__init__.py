@@ -2,7 +2,7 @@
 
 from .cache import CallCache, cache_key, default_cache_dir, get_cache
 from .chat import ChatModel
-from .errors import BudgetExceededError, LLMBatchError, LLMError, Usage
+from .errors import BudgetExceededError, LLMBatchError, LLMError, MissingAnswerWarning, Usage
 from .cost import CostEstimate
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "CostEstimate",
     "LLMBatchError",
     "LLMError",
+    "MissingAnswerWarning",
     "Usage",
     "cache_key",
     "default_cache_dir",

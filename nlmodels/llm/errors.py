@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["BudgetExceededError", "LLMBatchError", "LLMError", "Usage"]
+__all__ = ["BudgetExceededError", "LLMBatchError", "LLMError", "MissingAnswerWarning", "Usage"]
 
 
 class LLMError(RuntimeError):
@@ -39,6 +39,18 @@ class LLMBatchError(LLMError):
             f"{len(failures)} of {len(results)} language-model calls failed: {shown}{more}. "
             "The finished calls are cached; calling again retries only the failed ones."
         )
+
+
+class MissingAnswerWarning(UserWarning):
+    """Texts got no usable answer from the chat model (``on_error="missing"``): their missing
+    scores were replaced by the training means, so their predictions and explanations rest on
+    answers that were not given. The message names the rows; ``rows`` holds them all (positions
+    in the texts measured) and ``n_texts`` how many texts were measured."""
+
+    def __init__(self, message: str, rows=(), n_texts: int = 0):
+        super().__init__(message)
+        self.rows = [int(r) for r in rows]
+        self.n_texts = int(n_texts)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins)
 from ..embed import SentenceTransformerEmbedder
+from ..llm import MissingAnswerWarning
 from ._contract import TextEstimatorMixin
 from ._document import to_json
 from ._head import MANY_CLASSES, fit_sparse_classifier, fit_sparse_regressor
@@ -241,10 +242,10 @@ class ConceptPipeline(TextEstimatorMixin):
         if missing.any():
             rows = np.flatnonzero(missing.any(axis=1))
             shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
-            warnings.warn(f"{len(rows)} of {len(texts)} texts got no usable answer from the chat model (rows {shown}; "
-                          "on_error='missing'): their missing scores are the training means, so their predictions "
-                          "and explanations rest on answers that were not given", UserWarning,
-                          stacklevel=outside_stacklevel())
+            warnings.warn(MissingAnswerWarning(
+                f"{len(rows)} of {len(texts)} texts got no usable answer from the chat model (rows {shown}; "
+                "on_error='missing'): their missing scores are the training means, so their predictions and "
+                "explanations rest on answers that were not given", rows, len(texts)), stacklevel=outside_stacklevel())
             F = np.where(missing, self.fill_values_, F)
         return F
 

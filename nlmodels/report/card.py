@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .._validation import MAX_TEXT_CHARS, check_texts_labels
 from .._version import __version__
 from ..concepts.fidelity import describe as describe_fidelity
 from .._codec import label_text, plain
+from ..llm import MissingAnswerWarning
 from ..llm.record import chat_model_record
 from .card_render import FIRES_AT, render_html, render_markdown
 from .markup import short as _short
@@ -127,9 +129,13 @@ def _concepts(model, texts, y, predicted, F, n_examples):
     return [out[i] for i in order]
 
 
-def _limitations(model, metrics, concepts, extra, rules=None) -> list[str]:
+def _limitations(model, metrics, concepts, extra, rules=None, unanswered: int = 0) -> list[str]:
     items = []
     n = metrics["n"]
+    if unanswered:
+        items.append(f"The chat model gave no usable answer for {unanswered} of {n} test texts (on_error='missing'): "
+                     "their missing scores are the training means, so their predictions, and the metrics above, "
+                     "rest on answers that were not given.")
     if metrics["kind"] == "classification":
         items.append(f"Measured on {n} test texts: accuracy is known to about ±{metrics['accuracy_95ci']:.3f} "
                      "(95% interval); per-class numbers for small classes are less certain still.")
@@ -267,10 +273,25 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     texts, y = check_texts_labels(X, y, regression=model._regression)
     llm = getattr(model, "llm", None)
     before = _usage(llm)
-    if model._regression:
-        predicted, metrics = _regression_metrics(model, texts, y)
-    else:
-        predicted, metrics = _classification_metrics(model, texts, y)
+    with warnings.catch_warnings(record=True) as caught:   # the first measurement of the test texts
+        warnings.simplefilter("always")
+        if model._regression:
+            predicted, metrics = _regression_metrics(model, texts, y)
+        else:
+            predicted, metrics = _classification_metrics(model, texts, y)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    unanswered = sorted({r for w in caught if isinstance(w.message, MissingAnswerWarning) for r in w.message.rows})
+    with warnings.catch_warnings():
+        if unanswered:   # said once above: the card measures the same texts again below
+            warnings.simplefilter("ignore", MissingAnswerWarning)
+        return _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, n_examples=n_examples,
+                          prices=prices, limitations=limitations, title=title, explain_text=explain_text)
+
+
+def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, n_examples, prices, limitations,
+               title, explain_text) -> dict:
+    rules = _is_rules(model)
     if rules:
         decided = model.evaluate_rules(texts, y)
         body = {"rules": [{**r, "prediction": label_text(r["prediction"])} for r in decided.to_dict("records")],
@@ -304,7 +325,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
                     u["cost_usd"] = (u["prompt_tokens"] * prices.get("prompt", 0)
                                      + u["completion_tokens"] * prices.get("completion", 0)) / 1e6
     training = getattr(model, "training_", None)
-    test = {"n_texts": len(texts)}
+    test = {"n_texts": len(texts), "texts_without_answer": len(unanswered)}
     if not model._regression:
         values, counts = np.unique(y, return_counts=True)
         test["classes"] = [{"label": label_text(v), "count": int(c), "share": float(c / len(y))}
@@ -330,7 +351,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         "training": training,
         "test": test,
         "edits": list(getattr(model, "edits_", [])),
-        "limitations": _limitations(model, metrics, concepts, limitations, body.get("rules")),
+        "limitations": _limitations(model, metrics, concepts, limitations, body.get("rules"), len(unanswered)),
         "explain_text": explain_text,
         "params": {k: plain(v) for k, v in model.get_params(deep=False).items()
                    if k not in ("llm", "embedder", "concepts")},
@@ -383,7 +404,10 @@ def write_card(model, X, y, path: str | os.PathLike, *, plots: bool = True, **op
     pngs = {}
     if plots and "concepts" in data:   # the two plots draw weights and contributions: none in a rule model
         pngs["weights"] = figure_png(plot_weights(model))
-        pngs["explanation"] = figure_png(plot_explanation(model, data["explain_text"]))
+        with warnings.catch_warnings():
+            if data["test"]["texts_without_answer"] and options.get("explain_text") is None:
+                warnings.simplefilter("ignore", MissingAnswerWarning)   # a test text: card_data said so
+            pngs["explanation"] = figure_png(plot_explanation(model, data["explain_text"]))
     if suffix in (".html", ".htm"):
         path.write_text(render_html(data, pngs), encoding="utf-8")
     else:

@@ -41,6 +41,17 @@ def _training_lines(training) -> list[tuple[str, str]]:
     return lines
 
 
+def _test_lines(test) -> list[tuple[str, str]]:
+    lines = [("test texts", str(test["n_texts"]))]
+    if test.get("texts_without_answer"):
+        lines.append(("test texts without a usable chat answer", f"{test['texts_without_answer']} (scored with the "
+                                                                  "training means; see Limitations)"))
+    if test.get("classes"):
+        lines.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                      for c in test["classes"])))
+    return lines
+
+
 def _usage_lines(usage) -> list[tuple[str, str]]:
     if usage is None:
         return [("chat model", "none: the model was fitted and predicts offline")]
@@ -114,10 +125,7 @@ def render_markdown(data: dict, images: dict[str, str]) -> str:
         out += _concepts_markdown(data, images)
     out += ["## How the concepts are measured", "", _md(data["measurement"]), ""]
     out += ["## Chat-model usage and cost", ""] + _md_table(["", ""], _usage_lines(data["usage"]))
-    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + [
-        ("test texts", str(data["test"]["n_texts"]))] + ([("test class balance", ", ".join(
-            f"{c['label']}: {c['count']} ({c['share']:.1%})" for c in data["test"]["classes"]))]
-        if data["test"].get("classes") else []))
+    out += ["## Data", ""] + _md_table(["", ""], _training_lines(data["training"]) + _test_lines(data["test"]))
     out += ["## Limitations", ""] + [f"- {_md(t)}" for t in data["limitations"]] + [""]
     out += ["## Edit history", ""]
     out += (_md_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
@@ -244,11 +252,7 @@ def render_html(data: dict, images: dict[str, bytes]) -> str:
     parts += _rules_html(data) if "rules" in data else _concepts_html(data, images)
     parts += ["<h2>How the concepts are measured</h2>", f"<p>{_h(data['measurement'])}</p>"]
     parts += ["<h2>Chat-model usage and cost</h2>", _kv(_usage_lines(data["usage"]))]
-    test_rows = [("test texts", data["test"]["n_texts"])]
-    if data["test"].get("classes"):
-        test_rows.append(("test class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                          for c in data["test"]["classes"])))
-    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + test_rows)]
+    parts += ["<h2>Data</h2>", _kv(_training_lines(data["training"]) + _test_lines(data["test"]))]
     parts += ["<h2>Limitations</h2>", "<ul>" + "".join(f"<li>{_h(t)}</li>" for t in data["limitations"]) + "</ul>"]
     parts.append("<h2>Edit history</h2>")
     parts.append(_table(["date", "author", "what"], [_edit_text(e) for e in data["edits"]])
