@@ -9,6 +9,7 @@ across all the hypotheses tested.
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -355,10 +356,10 @@ def _with_chat(llm, prop_texts, bins, test, names, embedder, n_rounds, questions
     texts_a = [test["a"][i] for i in sample_a]
     texts_b = [test["b"][i] for i in sample_b]
 
-    before_calls, before_cached = llm.usage.calls, llm.usage.cached
+    before = copy.copy(llm.usage)
     saved_budget = llm.max_calls
     if max_calls is not None:  # a hard cap for this run, on top of any budget the client has
-        cap = before_calls + max_calls
+        cap = before.calls + max_calls
         llm.max_calls = cap if saved_budget is None else min(cap, saved_budget)
     try:
         proposer = LLMProposer(llm, questions_per_round=questions_per_round, random_state=random_state)
@@ -371,8 +372,8 @@ def _with_chat(llm, prop_texts, bins, test, names, embedder, n_rounds, questions
         answers = measurer.answer(texts_a + texts_b)
     finally:
         llm.max_calls = saved_budget
-    calls = {"bound": bound, "planned": planned, "made": llm.usage.calls - before_calls,
-             "cached": llm.usage.cached - before_cached}
+    spent = llm.usage - before
+    calls = {"bound": bound, "planned": planned, "made": spent.calls, "cached": spent.cached}
     measured = f"chat answer ({llm.model})"
     answered = ~np.isnan(answers).any(axis=1)
     ok_a, ok_b = answered[:n_a], answered[n_a:]

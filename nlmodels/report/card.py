@@ -9,6 +9,7 @@ script, no outside resource).
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -33,7 +34,8 @@ __all__ = ["card_data", "check_card_support", "write_card"]
 
 
 def _usage(llm):
-    return llm.usage.as_dict() if llm is not None and hasattr(llm, "usage") else None
+    """The chat model's counts now (a copy; None without one): the card's own calls are the difference."""
+    return copy.copy(llm.usage) if llm is not None and hasattr(llm, "usage") else None
 
 
 def _classification_metrics(model, texts, y):
@@ -317,7 +319,7 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
     if llm is not None:
         usage = {"chat_model": chat_model_record(llm),
                  "fit": (getattr(model, "training_", None) or {}).get("chat_usage"),
-                 "card": {k: after[k] - before[k] for k in after}}
+                 "card": (after - before).as_dict()}
         if prices:
             for part in ("fit", "card"):
                 u = usage[part]
