@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nlmodels import ChatModel, ConceptClassifier, ConceptRegressor, LLMBatchError
+from nlmodels.report import card_data
 from textsets import answer_review_questions, reviews
 
 QUESTIONS = ["Does the text praise something?", "Does the text complain about something?",
@@ -182,3 +183,10 @@ def test_the_chat_model_reads_the_first_max_chars_and_the_model_says_so(fresh_ca
     assert said in model.measurer_.describe()
     card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
     assert said in card and f"The chat model reads the first {MAX_CHARS:,} characters of each text" in card
+    # the card's usage is its own: training texts come from the cache, a new text costs calls
+    calls = server.count()
+    usage = card_data(model, texts[:4], labels[:4])["usage"]
+    assert usage["card"]["calls"] == 0 and usage["card"]["cached"] > 0 and server.count() == calls
+    usage = card_data(model, texts[:4] + ["A new text, never seen."], list(labels[:5]))["usage"]
+    assert usage["card"]["calls"] == server.count() - calls > 0
+    assert usage["fit"] == model.training_["chat_usage"]
