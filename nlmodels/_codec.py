@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["decode_array", "decode_labels", "encode_array", "encode_labels", "label_text", "plain", "plain_label"]
+__all__ = ["counted", "decode_array", "decode_labels", "encode_array", "encode_labels", "label_text", "plain", "plain_label"]
 
 
 def _short_floats(a: np.ndarray) -> np.ndarray:
@@ -100,3 +100,8 @@ def label_text(value, *, quoted: bool = False) -> str:
     """A class label as a person reads it: ``spam`` (or ``'spam'`` with ``quoted``; numbers bare)."""
     value = plain_label(value)
     return repr(value) if quoted else str(value)
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and the word in its number: "1 rule", "3 rules", "1 leaf", "2 leaves"."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"

@@ -123,9 +123,11 @@ def _check_one_label_type(values, name: str) -> None:
         )
 
 
-def check_texts_labels(X: Any, y: Any, *, regression: bool = False) -> tuple[list[str], np.ndarray]:
+def check_texts_labels(X: Any, y: Any, *, regression: bool = False, min_classes: int = 2) -> tuple[list[str], np.ndarray]:
+    """Texts and their labels (or numeric targets), checked row for row. ``min_classes=1`` for
+    labels a fitted model is evaluated on: a test set of one class is a test set."""
     texts = check_texts(X)
-    labels = check_labels(y, len(texts), min_classes=None if regression else 2)
+    labels = check_labels(y, len(texts), min_classes=None if regression else min_classes)
     if regression:
         try:
             labels = labels.astype(float)
@@ -163,6 +165,19 @@ def outside_stacklevel() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def check_numbers_param(name: str, value: Any, *, allow_zero: bool = False) -> np.ndarray:
+    """A parameter that is one or more positive (or, with ``allow_zero``, non-negative) finite
+    numbers, as a 1-d float array; anything else is refused naming the parameter and the value."""
+    try:
+        values = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        values = np.array([np.nan])
+    low_ok = (values >= 0) if allow_zero else (values > 0)
+    if values.size == 0 or not np.isfinite(values).all() or not low_ok.all():
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} numbers, got {value!r}")
+    return values
 
 
 def check_int_param(name: str, value: Any, low: int, *, allowed: tuple[str, ...] = ()) -> None:

@@ -218,6 +218,34 @@ def test_bad_parameters_are_refused():
         AugLinearRegressor().fit(TEXTS, LABELS)
 
 
+class NoEmbedding:
+    """An embedder that fails the test if any parameter check comes after the expensive work."""
+
+    def encode(self, texts):
+        raise AssertionError("embedding began before the parameters were checked")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"ngram_range": (1, 2, 3)}, r"ngram_range must be \(min_n, max_n\).*got \(1, 2, 3\)"),
+    ({"Cs": ["a"]}, r"Cs must be positive numbers, got \['a'\]"),
+    ({"token_pattern": "("}, r"token_pattern is not a regular expression .*'\('"),
+    ({"token_pattern": r"(\w)(\w)"}, r"token_pattern may have at most one capturing group, got 2"),
+    ({"n_jobs": 0}, r"'n_jobs' parameter of AugLinearClassifier must be .*Got 0"),
+])
+def test_a_bad_parameter_is_named_before_any_ngram_is_embedded(params, message):
+    with pytest.raises(ValueError, match=message):
+        AugLinearClassifier(NoEmbedding(), **params).fit(TEXTS, LABELS)
+
+
+def test_two_class_contributions_are_toward_the_second_class_and_the_first_is_refused(clf):
+    assert clf.explain(NEW, target="pos").equals(clf.explain(NEW))
+    assert clf.ngram_contributions(["superb"], target="pos").equals(clf.ngram_contributions(["superb"]))
+    for call in (lambda: clf.explain(NEW, target="neg"), lambda: clf.ngram_contributions(["superb"], target="neg")):
+        with pytest.raises(ValueError, match=r"contributions point toward 'pos' \(classes_\[1\]\); toward 'neg' "
+                                             r"they are the same numbers negated"):
+            call()
+
+
 def test_predict_before_fit_raises(clf):
     from sklearn.exceptions import NotFittedError
 

@@ -41,6 +41,27 @@ def test_capped_model_round_trips_through_json(capped, tmp_path):
     loaded = nlmodels.load(capped.to_json(tmp_path / "capped.json"))
     texts = TEXTS[:20] + ["zorblax quintessence prize"]
     assert np.array_equal(loaded.predict_proba(texts), capped.predict_proba(texts))
+    assert str(loaded) == str(capped)
+
+
+def test_a_capped_model_says_what_it_kept_and_its_file_gives_the_rule_it_follows(capped, tmp_path):
+    import json
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    seen = len(CountVectorizer(token_pattern=capped.token_pattern, ngram_range=(1, 2)).fit(TEXTS).vocabulary_)
+    assert capped.n_training_ngrams_ == seen > 300
+    assert f"300 n-grams in the table, of the {seen:,} seen in training" in str(capped)
+    doc = json.loads(capped.to_json())
+    assert "any other n-gram adds nothing (the table is capped" in doc["measurement"]
+    assert "embedding(" not in doc["measurement"]   # the recipe for uncapped models, which this one does not follow
+    # the file's recipe, followed by hand: each occurrence of a table n-gram adds its row; others add nothing
+    vocabulary = {g: i for i, g in enumerate(doc["ngrams"]["vocabulary"])}
+    scores = np.asarray(doc["ngrams"]["scores"]["data"], dtype=float).reshape(doc["ngrams"]["scores"]["shape"])
+    analyze = CountVectorizer(token_pattern=capped.token_pattern, ngram_range=(1, 2)).build_analyzer()
+    text = "i feel so happy and thrilled today, call now to win"
+    by_hand = doc["head"]["intercept"]["data"][0] + sum(scores[vocabulary[g], 0] for g in analyze(text) if g in vocabulary)
+    assert by_hand == pytest.approx(capped.decision_function([text])[0], abs=1e-6)
 
 
 def test_regressor_takes_the_cap_too():

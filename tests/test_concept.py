@@ -66,6 +66,15 @@ def test_multiclass_explain_by_target():
     assert "class 'money'" in str(model)
 
 
+def test_two_class_explanations_are_toward_the_second_class_and_the_first_is_refused():
+    texts, labels = reviews(30)
+    model = ConceptClassifier(max_concepts=4).fit(texts, labels)
+    assert model.explain(texts[:3], target="pos").equals(model.explain(texts[:3]))
+    with pytest.raises(ValueError, match=r"toward 'pos' \(classes_\[1\]\); toward 'neg' they are the same numbers "
+                                         r"negated: pass target=None or target='pos'"):
+        model.explain(texts[:3], target="neg")   # it returned the numbers toward 'pos', labelled 'neg'
+
+
 def test_max_concepts_is_a_hard_cap():
     texts, labels = topics(15)
     for cap in (1, 3):

@@ -3,6 +3,8 @@ path against a scripted server, and once against the real llama.cpp server."""
 
 import json
 import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,6 +61,9 @@ def test_printed_rules_are_the_rules_predict_uses(rule_model):
         printed = printed[:-1]
     assert [printed[-1]] == model._precision_line() and "overstates" in printed[-1]   # says what precision is
     printed = printed[:-1]
+    phrases = model._phrase_lines()   # the phrases the names leave out, after the rules
+    assert printed[len(printed) - len(phrases):] == phrases
+    printed = printed[:len(printed) - len(phrases)]
     assert printed[0].startswith("RuleListClassifier:")
     assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")
     names = model.concept_names()
@@ -146,6 +151,55 @@ def test_tree_binary_printed_paths_and_counts():
     proba = model.predict_proba(texts)
     np.testing.assert_allclose(proba.sum(axis=1), 1)
     np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(texts))
+
+
+@pytest.fixture(scope="module")
+def sms_rules():
+    from nlmodels.data import load_sms_spam_sample
+
+    data = load_sms_spam_sample().iloc[:120]
+    return RuleListClassifier(max_rules=4).fit(data.text, data.label), data
+
+
+def test_every_phrase_a_condition_reads_is_printed(sms_rules):
+    from nlmodels.concepts import describe_phrases
+
+    assert describe_phrases("abcdefg") == "mentions something like: 'a', 'b', 'c', 'd', 'e' and 2 more"
+    assert describe_phrases("abc") == "mentions something like: 'a', 'b', 'c'"
+    model, _ = sms_rules
+    printed = str(model)
+    tested = sorted({c.concept for c in model._conditions()})
+    long = [k for k in tested if len(model.concepts_[k].phrases) > 5]
+    assert long, "no tested concept with more than five phrases: this test needs one"
+    for k in tested:   # a condition fires on any phrase of its concept: every one is on the page
+        concept = model.concepts_[k]
+        assert all(f"'{p}'" in printed for p in concept.phrases), concept.text
+    for k in long:
+        hidden = model.concepts_[k].phrases[5:]
+        assert model.concepts_[k].text.endswith(f" and {len(hidden)} more")
+        assert f"  {model.concept_names()[k]}: " + ", ".join(f"'{p}'" for p in hidden) in printed.splitlines()
+    assert "phrases the conditions read that the concepts' names do not show:" in printed
+
+
+def test_a_one_leaf_tree_and_a_one_rule_list_count_in_words(sms_rules, tmp_path):
+    _, data = sms_rules
+    stump = ConceptTreeClassifier(min_samples_leaf=70).fit(data.text, data.label)
+    first = str(stump).splitlines()[0]
+    assert "1 leaf over 0 concepts" in first and stump.fidelity_.empty   # its kept concept is tested by nothing
+    model, _ = sms_rules
+    assert " rule over " in str(model).splitlines()[0] if len(model.rules_) == 1 else " rules over " in str(model)
+
+
+def test_a_test_set_of_one_class_is_evaluated(sms_rules, tmp_path):
+    model, data = sms_rules
+    spam = data[data.label == "spam"]
+    table = model.evaluate_rules(spam.text, spam.label)
+    assert table.texts.sum() == len(spam)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        card = Path(model.report(spam.text, spam.label, tmp_path / "card.md")).read_text()
+    assert f"| test texts | {len(spam)} |" in card
+    assert "The test texts hold none of 1 of the model's 2 classes (ham): balanced accuracy" in card
 
 
 def test_tree_multiclass(topic_models):

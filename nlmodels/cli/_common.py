@@ -186,10 +186,8 @@ def _fit_params(cls, args) -> tuple[dict, str]:
 
 
 def _fitted_summary(model) -> str:
-    if hasattr(model, "rules_"):
-        return f"{len(model.rules_)} rules over {len(model.concepts_)} concepts"
-    if hasattr(model, "node_counts_"):
-        return f"a tree with {len(model.paths())} leaves over {len(model.concepts_)} concepts"
+    if hasattr(model, "_conditions"):   # a rule list or a tree: its printed first line counts what it tests
+        return str(model).splitlines()[0]
     if hasattr(model, "vocabulary_"):
         return f"{len(model.vocabulary_):,} n-grams seen in training"
     return f"{len(model.concepts_)} concepts"

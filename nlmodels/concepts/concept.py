@@ -85,9 +85,12 @@ class Concept:
 
 
 def describe_phrases(phrases, limit: int = 5) -> str:
-    """The readable text of a mined concept: "mentions something like: a, b, c"."""
-    shown = [f"'{p}'" for p in list(phrases)[:limit]]
-    return "mentions something like: " + ", ".join(shown)
+    """The readable text of a mined concept: "mentions something like: 'a', 'b', 'c'", its first
+    ``limit`` phrases; where it has more, the text says how many more ("... 'e' and 8 more"): both
+    its signals read every phrase, so a name that stopped at five would hide what they test."""
+    phrases = list(phrases)
+    more = f" and {len(phrases) - limit} more" if len(phrases) > limit else ""
+    return "mentions something like: " + ", ".join(f"'{p}'" for p in phrases[:limit]) + more
 
 
 def describe_prototype(label, examples, limit: int = 2, max_chars: int = 60) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from numbers import Real
 
 import html
+import re
 import warnings
 
 import numpy as np
@@ -35,7 +36,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_texts
+from .._validation import check_numbers_param, check_texts
 from ..embed import SentenceTransformerEmbedder
 from .._codec import decode_array, decode_labels, encode_array, encode_labels, plain
 from ..embed.record import embedder_record, rebuild_embedder
@@ -138,13 +139,17 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         """Everything about the parameters, before any n-gram is embedded."""
         self._check_contract()
         self._check_head_params()
-        low, high = self.ngram_range
-        if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer)) and 1 <= low <= high):
+        if not (len(self.ngram_range) == 2 and all(isinstance(n, (int, np.integer)) for n in self.ngram_range)
+                and 1 <= self.ngram_range[0] <= self.ngram_range[1]):
             raise ValueError(f"ngram_range must be (min_n, max_n) with 1 <= min_n <= max_n, got {self.ngram_range!r}")
-        scales = np.asarray(self.lexical_scales, dtype=float).ravel()
-        if scales.size == 0 or (scales < 0).any() or not np.isfinite(scales).all():
-            raise ValueError(f"lexical_scales must be non-negative numbers, got {self.lexical_scales!r}")
-        return scales
+        try:
+            groups = re.compile(self.token_pattern).groups
+        except re.error as error:
+            raise ValueError(f"token_pattern is not a regular expression ({error}): {self.token_pattern!r}") from None
+        if groups > 1:   # CountVectorizer takes the one group as the token; more is an error there
+            raise ValueError(f"token_pattern may have at most one capturing group, got {groups}: "
+                             f"{self.token_pattern!r} (write (?:...) for a group that captures nothing)")
+        return check_numbers_param("lexical_scales", self.lexical_scales, allow_zero=True)
 
     @property
     def _capped(self) -> bool:
@@ -249,6 +254,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
                 f"{self.token_pattern!r}, stop_words={self.stop_words!r})"
             )
         self.max_ngrams_ = self._resolve_cap(len(ngrams))
+        self.n_training_ngrams_ = len(ngrams)
         if self._capped:
             counts, ngrams = self._cap(counts, ngrams)
             self.vectorizer_ = self._vectorizer(ngrams)
@@ -291,7 +297,8 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         return phrases, np.asarray(scores)
 
     def _seen(self, phrases) -> list[bool]:
-        """Whether each phrase, tokenised as the model does, is one n-gram of the training texts."""
+        """Whether each phrase, tokenised as the model does, is one n-gram of the table (every
+        training n-gram; of a capped table, those it kept)."""
         tokens = clone(self.vectorizer_).set_params(ngram_range=(1, 1)).build_analyzer()
         return [" ".join(tokens(p)) in self.vocabulary_ for p in phrases]
 
@@ -330,19 +337,31 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
+    def _others(self) -> str:
+        """What an n-gram outside the table adds: nothing when the table is capped, else its embedding's score."""
+        if not self._capped:
+            return "any other n-gram is scored through its embedding"
+        return ("any other n-gram adds nothing (the table is capped: " +
+                ", ".join(f"{k}={v}" for k, v in (("min_df", self.min_df), ("max_ngrams", self.max_ngrams_))
+                          if v not in (1, None))
+                + (", chosen by max_ngrams='auto' for a table over "
+                   f"{AUTO_TABLE_LIMIT:,} n-grams" if self.max_ngrams == "auto" and self.max_ngrams_ else "")
+                + ")")
+
     def _header(self) -> str:
-        seen = len(self.vocabulary_)
+        kept = len(self.vocabulary_)
         lexical = (f"embedding score plus a per-n-gram correction (scale {self.lexical_scale_:g})"
                    if self.lexical_scale_ else "embedding score only")
         what = "prediction" if self._regression else "decision value"
-        others = ("any other n-gram adds nothing (the table is capped: " +
-                  ", ".join(f"{k}={v}" for k, v in (("min_df", self.min_df), ("max_ngrams", self.max_ngrams_))
-                            if v not in (1, None))
-                  + (", chosen by max_ngrams='auto' for a table over "
-                     f"{AUTO_TABLE_LIMIT:,} n-grams" if self.max_ngrams == "auto" and self.max_ngrams_ else "")
-                  + ")") if self._capped else "any other n-gram is scored through its embedding"
+        total = getattr(self, "n_training_ngrams_", None)   # not recorded in older files
+        if not self._capped:
+            table = f"{kept:,} n-grams seen in training"
+        elif total is not None:
+            table = f"{kept:,} n-grams in the table, of the {total:,} seen in training"
+        else:
+            table = f"{kept:,} n-grams in the table"
         return (f"{type(self).__name__}: {self.ngram_range[0]}-{self.ngram_range[1]}-grams embedded by "
-                f"{self.embedder_!r}; {lexical}\n{seen:,} n-grams seen in training; {others}"
+                f"{self.embedder_!r}; {lexical}\n{table}; {self._others()}"
                 f"\n{what} = intercept + the sum of its n-grams' contributions, "
                 f"each counted every time it occurs")
 
@@ -391,11 +410,13 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         name = identity.get("name") or identity.get("model", "the embedder")
         low, high = self.ngram_range
         dim = self.coef_.shape[1] // (high - low + 1)
+        others = (f"{self._others()}." if self._capped else
+                  f"any other n-gram scores embedding({name}) @ the block of head.coef for its order ({dim} columns "
+                  "per order, shortest n-grams first).")
         return (f"The text is split into n-grams of {low} to {high} tokens (params: token_pattern, lowercase, "
                 "stop_words); each occurrence adds the n-gram's score. An n-gram in ngrams.vocabulary scores its "
                 f"row of ngrams.scores (its embedding score plus its own correction, scale {self.lexical_scale_:g}); "
-                f"any other n-gram scores embedding({name}) @ the block of head.coef for its order ({dim} columns "
-                "per order, shortest n-grams first).")
+                + others)
 
     def _export_state(self) -> dict:
 
@@ -435,7 +456,8 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
         state["ngrams"] = {"vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.get),
                            "scores": encode_array(self.ngram_scores_),
                            "document_frequency": encode_array(self.document_frequency_)}
-        state["attributes"] = {"n_features_in_": self.n_features_in_, "max_ngrams_": self.max_ngrams_}
+        state["attributes"] = {"n_features_in_": self.n_features_in_, "max_ngrams_": self.max_ngrams_,
+                               "n_training_ngrams_": getattr(self, "n_training_ngrams_", None)}
         return state
 
     @classmethod

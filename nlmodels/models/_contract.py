@@ -13,10 +13,12 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-__all__ = ["CONCEPT_PIPELINE", "TextEstimatorMixin", "positive_int", "non_negative_int"]
+__all__ = ["CONCEPT_PIPELINE", "N_JOBS", "TextEstimatorMixin", "positive_int", "non_negative_int"]
 
 positive_int = Interval(Integral, 1, None, closed="left")
 non_negative_int = Interval(Integral, 0, None, closed="left")
+#: joblib's n_jobs: a positive count, a negative one (-1: every core), or None; 0 means nothing to joblib.
+N_JOBS = [positive_int, Interval(Integral, None, -1, closed="right"), None]
 
 #: Parameters every concept estimator (classifier, regressor, transformer, rule list, tree) shares.
 CONCEPT_PIPELINE = {
@@ -31,7 +33,7 @@ CONCEPT_PIPELINE = {
     "phrases_per_class": [positive_int, StrOptions({"auto"})],
     "groups_per_class": [positive_int, StrOptions({"auto"})],
     "on_error": [StrOptions({"raise", "missing"})],
-    "n_jobs": [Integral, None],
+    "n_jobs": N_JOBS,
     "random_state": [non_negative_int],
 }
 

@@ -195,6 +195,28 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         return [f"precision is counted on the training texts the {self._UNITS} were chosen on, so it overstates how "
                 f"often they are right on new texts: evaluate_rules(X, y) measures each on texts it was not chosen on"]
 
+    @property
+    def fidelity_(self) -> pd.DataFrame:
+        """As for the other concept models, for the concepts the conditions test: none where no
+        condition was chosen (the concept kept then only keeps the measurer well-formed)."""
+        frame = super().fidelity_
+        return frame if self._conditions() else frame.iloc[:0]
+
+    def _phrase_lines(self) -> list[str]:
+        """The phrases each tested concept reads that its name does not show (a mined concept's name
+        shows five, "... and 8 more"; an expert's question shows none): a condition on ``mentions``
+        fires on any of them and the ``similar`` probe learned from all of them, so an auditor must
+        see them where the rule is read."""
+        names = self.concept_names()
+        lines = []
+        for k in dict.fromkeys(c.concept for c in self._conditions()):   # in the order the conditions print
+            hidden = [p for p in self.concepts_[k].phrases if f"'{p}'" not in self.concepts_[k].text]
+            if hidden:
+                lines.append(f"  {names[k]}: " + ", ".join(f"'{p}'" for p in hidden))
+        if not lines:
+            return []
+        return ["phrases the conditions read that the concepts' names do not show:"] + lines
+
     def _gated_line(self) -> list[str]:
         """The printed model's last line where signals were left out for failing their fidelity gate."""
         n = getattr(self, "n_gated_signals_", 0)   # older files: not recorded
@@ -235,7 +257,7 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         many of ``X`` it decides) and ``precision`` (the share of those whose label is
         ``prediction``; NaN where it decides none), with its 95% Wilson ``interval``."""
         check_is_fitted(self, self._FITTED)
-        texts, y = check_texts_labels(X, y)
+        texts, y = check_texts_labels(X, y, min_classes=1)
         decided = self._decided(self._measure(texts))
         rows = []
         for i, (shown, label, counts) in enumerate(self._decisions()):

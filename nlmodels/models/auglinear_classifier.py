@@ -18,9 +18,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_texts_labels
+from .._validation import check_numbers_param, check_texts_labels
 from .._codec import label_text
-from ._contract import non_negative_int, positive_int
+from ._contract import N_JOBS, non_negative_int, positive_int
 from ._document import register
 from ._head import LinearDecisionMixin
 from ._pipeline import training_summary
@@ -117,12 +117,10 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
 
     _parameter_constraints = {**AugLinearBase._parameter_constraints, "Cs": ["array-like"],
                               "cv": [Interval(Integral, 2, None, closed="left")], "max_iter": [positive_int],
-                              "n_jobs": [Integral, None], "random_state": [non_negative_int]}
+                              "n_jobs": N_JOBS, "random_state": [non_negative_int]}
 
     def _check_head_params(self):
-        Cs = np.asarray(self.Cs, dtype=float).ravel()
-        if Cs.size == 0 or (Cs <= 0).any():
-            raise ValueError(f"Cs must be positive numbers, got {self.Cs!r}")
+        check_numbers_param("Cs", self.Cs)
 
     def _fit_head(self, Z, counts, y, scales):
         Cs = np.sort(np.asarray(self.Cs, dtype=float).ravel())
@@ -157,15 +155,6 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
         ``classes_[1]``), (n, n_classes) otherwise."""
         scores = self._decision(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def _row(self, target) -> int:
-        check_is_fitted(self, "ngram_scores_")
-        if target is not None and target not in self.classes_:
-            raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
-        if len(self.classes_) == 2:
-            return 0
-        target = self.classes_[0] if target is None else target
-        return int(np.flatnonzero(self.classes_ == target)[0])
 
     def explain(self, X, target=None) -> pd.DataFrame:
         """Each n-gram's contribution to each text's decision value, plus the intercept.

@@ -12,7 +12,7 @@ from sklearn.base import RegressorMixin
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_texts_labels
+from .._validation import check_numbers_param, check_texts_labels
 from ._document import register
 from ._pipeline import training_summary
 
@@ -70,9 +70,7 @@ class AugLinearRegressor(RegressorMixin, AugLinearBase):
 
     def _check_head_params(self):
         if self.alphas is not None:
-            alphas = np.asarray(self.alphas, dtype=float).ravel()
-            if alphas.size == 0 or (alphas <= 0).any():
-                raise ValueError(f"alphas must be positive numbers, got {self.alphas!r}")
+            check_numbers_param("alphas", self.alphas)
 
     def _fit_head(self, Z, counts, y, scales):
         alphas = np.logspace(-2, 4, 13) if self.alphas is None else np.asarray(self.alphas, dtype=float).ravel()

@@ -73,16 +73,6 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         """
         return self._explain(X, self._row(target))
 
-    def _row(self, target) -> int:
-        """The row of ``coef_`` that ``explain(X, target)`` explains (two classes: the one row)."""
-        check_is_fitted(self, "coef_")
-        if target is not None and target not in self.classes_:
-            raise ValueError(f"target {target!r} is not a class; classes are {list(self.classes_)}")
-        if len(self.classes_) == 2:
-            return 0
-        target = self.classes_[0] if target is None else target
-        return int(np.flatnonzero(self.classes_ == target)[0])
-
     def _rows(self):
         if len(self.classes_) == 2:
             return [0], [f"score toward {label_text(self.classes_[1], quoted=True)} (below 0: {label_text(self.classes_[0], quoted=True)})"]

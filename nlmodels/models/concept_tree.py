@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from .._codec import decode_array, encode_array, label_text, plain_label
+from .._codec import counted, decode_array, encode_array, label_text, plain_label
 from .._validation import check_texts
 from ._contract import positive_int
 from ._document import register
@@ -219,7 +219,7 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
     def __str__(self):
         check_is_fitted(self, "node_counts_")
         names, checks = self.concept_names(), self._checks()
-        lines = [self._header(f"depth at most {self.max_depth}, {len(self.paths())} leaves")]
+        lines = [self._header(f"depth at most {self.max_depth}, {counted(len(self.paths()), 'leaf', 'leaves')}")]
 
         def walk(node, indent):
             pad = "    " * indent
@@ -235,4 +235,5 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
             walk(self.node_left_[node], indent + 1)
 
         walk(0, 0)
-        return "\n".join(lines + self._precision_line() + self._gated_line() + self._unanswered_line())
+        return "\n".join(lines + self._phrase_lines() + self._precision_line() + self._gated_line()
+                         + self._unanswered_line())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._codec import label_text, plain_label
+from .._codec import counted, label_text, plain_label
 from .._validation import check_texts
 from ._contract import positive_int
 from ._document import register
@@ -59,7 +59,8 @@ class RuleListClassifier(RuleConceptModel):
         ``class_counts`` (training texts it fired for, per class), ``n_covered`` and ``precision``.
     default_ : label of the final ELSE; ``default_counts_`` its training class counts.
     concepts_ : list of Concept
-        The concepts the rules use, in column order.
+        The concepts the rules use, in column order (a list with no rule keeps one, untested, so the
+        measurer stays well-formed; it is not in ``fidelity_`` and the printed count leaves it out).
     proposed_rules_ : DataFrame
         Rules a chat model proposed (empty offline): condition, claimed label, and the threshold,
         coverage and precision measured on the training texts; ``in_model`` whether the fitted
@@ -244,7 +245,7 @@ class RuleListClassifier(RuleConceptModel):
 
     def __str__(self):
         check_is_fitted(self, "rules_")
-        lines = [self._header(f"{len(self.rules_)} rules")]
+        lines = [self._header(counted(len(self.rules_), "rule"))]
         for i, (rule, shown) in enumerate(zip(self.rules_, self.rule_texts())):
             lines.append(f"{'IF' if i == 0 else 'ELSE IF'} {shown} THEN {label_text(rule.label)}"
                          f"   (precision {rule.precision:.2f}, {rule.n_covered} training texts)")
@@ -255,7 +256,8 @@ class RuleListClassifier(RuleConceptModel):
         if never:
             shown = ", ".join(label_text(c) for c in never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
             lines.append(f"never predicted: {len(never)} of {len(self.classes_)} classes ({shown})")
-        return "\n".join(lines + self._precision_line() + self._gated_line() + self._unanswered_line())
+        return "\n".join(lines + self._phrase_lines() + self._precision_line() + self._gated_line()
+                         + self._unanswered_line())
 
 
 # ----------------------------------------------------------------------------------------- tree

@@ -46,18 +46,22 @@ def _classification_metrics(model, texts, y):
     labels = list(model.classes_) + [c for c in np.unique(y) if c not in set(model.classes_)]
     p, r, f, s = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
     accuracy = float(accuracy_score(y, predicted))
+    with warnings.catch_warnings():   # test texts of fewer classes than the model: said in the limitations
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        balanced = float(balanced_accuracy_score(y, predicted))
     return predicted, {
         "kind": "classification",
         "n": len(texts),
         "accuracy": accuracy,
         "accuracy_95ci": 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / len(texts)),
-        "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+        "balanced_accuracy": balanced,
         "macro_f1": float(f1_score(y, predicted, labels=list(model.classes_), average="macro", zero_division=0)),
         "per_class": [{"class": label_text(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                        "support": int(s[i])} for i, c in enumerate(labels)],
         "labels": [label_text(c) for c in labels],
         "confusion": confusion_matrix(y, predicted, labels=labels).tolist(),
         "unknown_classes": [label_text(c) for c in labels[len(model.classes_):]],
+        "absent_classes": [label_text(c) for c in model.classes_ if c not in set(np.unique(y))],
     }
 
 
@@ -141,6 +145,12 @@ def _limitations(model, metrics, concepts, extra, rules=None, unanswered: int = 
     if metrics["kind"] == "classification":
         items.append(f"Measured on {n} test texts: accuracy is known to about ±{metrics['accuracy_95ci']:.3f} "
                      "(95% interval); per-class numbers for small classes are less certain still.")
+        if metrics.get("absent_classes"):
+            absent = metrics["absent_classes"]
+            items.append(f"The test texts hold none of {len(absent)} of the model's {len(model.classes_)} classes ("
+                         + ", ".join(absent[:10]) + (" …" if len(absent) > 10 else "") + "): balanced accuracy "
+                         "averages the recall of the classes they hold, macro F1 counts 0 for each absent class, "
+                         "and what the model does on texts of those classes is not measured here.")
         if metrics["unknown_classes"]:
             items.append("The test labels include classes the model never saw in training: "
                          + ", ".join(metrics["unknown_classes"]) + ".")
@@ -272,7 +282,7 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     check_card_support(model)
     rules = _is_rules(model)
     check_is_fitted(model, model._FITTED if rules else "coef_")
-    texts, y = check_texts_labels(X, y, regression=model._regression)
+    texts, y = check_texts_labels(X, y, regression=model._regression, min_classes=1)
     llm = getattr(model, "llm", None)
     before = _usage(llm)
     with warnings.catch_warnings(record=True) as caught:   # the first measurement of the test texts
