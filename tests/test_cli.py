@@ -109,13 +109,22 @@ def test_plots_are_written_as_png(files, capsys):
 
 
 def test_edit_from_the_command_line(files, capsys):
+    from nlmodels.report import card_data
+
     model = nlmodels.load(files / "model.json")
+    train = pd.read_csv(files / "train.csv")
+    rows = card_data(model, train.message, train.kind)["concepts"]   # the card's rows, strongest first
+    i = next(i for i, row in enumerate(rows) if row["index"] != i)   # a row whose # is not its place on the page
+    number, name = rows[i]["index"], rows[i]["name"]
+    capsys.readouterr()
     assert main(["edit", str(files / "model.json"), str(files / "train.csv"), "--text-column", "message",
-                 "--label-column", "kind", "--remove", "0", "--add-phrases", "prize,winner,claim",
-                 "--author", "auditor", "--note", "cli test", "--out", str(files / "edited.json"), "-q"]) == 0
+                 "--label-column", "kind", "--remove", str(number), "--add-phrases", "prize,winner,claim",
+                 "--author", "auditor", "--note", "cli test", "--out", str(files / "edited.json")]) == 0
+    said = capsys.readouterr()
+    assert f"removed: {name}" in said.out + said.err   # the concept the card numbered so, said by name
     edited = nlmodels.load(files / "edited.json")
     entry = edited.edits_[-1]
-    assert entry["author"] == "auditor" and entry["removed"] == [model.concept_names()[0]]
+    assert entry["author"] == "auditor" and entry["removed"] == [name] == [model.concept_names()[number]]
     assert entry["added"] == ["mentions something like: 'prize', 'winner', 'claim'"]
 
 
@@ -139,6 +148,15 @@ def test_input_errors_exit_2_with_one_clear_line(files, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
+    (files / "header_only.csv").write_text("text\n")
+    assert main(["predict", str(files / "model.json"), str(files / "header_only.csv")]) == 2
+    assert "header_only.csv has a header but no data row" in capsys.readouterr().err   # was a numpy message
+    assert main(["explain", str(files / "model.json"), "hi", "--target", "ham"]) == 2   # two classes: toward spam
+    assert "contributions point toward 'spam' (classes_[1])" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:   # refused before "fitting ... on -50% of them"
+        main(["explain-model", str(files / "model.json"), str(files / "new.csv"), "--test-size", "1.5"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "must be a share strictly between 0 and 1, got '1.5'" in err and "%" not in err
     (files / "empty_row.csv").write_text("text\nhello\n\"\"\n")
     assert main(["predict", str(files / "model.json"), str(files / "empty_row.csv")]) == 2
     assert "empty at data row 1 (line 3 of the file)" in capsys.readouterr().err
@@ -155,6 +173,11 @@ def test_help_explains_every_option():
     assert done.returncode == 0 and "nlmodels fit" in done.stdout and "OPENAI_API_KEY" in done.stdout
     fit_help = subparsers["fit"].format_help()
     assert "--text-column" in fit_help and "--label-column" in fit_help and "--max-concepts" in fit_help
+    said = dict(re.findall(r"--(max-\w+) N\s+.*?\(default: (\w+)", " ".join(fit_help.split())))
+    # the defaults the help gives are the estimators' own (it said 30 for max_concepts, which is "auto")
+    assert said == {"max-concepts": str(nlmodels.ConceptClassifier().max_concepts),
+                    "max-rules": str(nlmodels.RuleListClassifier().max_rules),
+                    "max-depth": str(nlmodels.ConceptTreeClassifier().max_depth)}, said
 
 
 def test_fit_with_chat_model_prints_the_cost_and_asks_above_the_threshold(tmp_path, fake_llm, capsys, monkeypatch):
@@ -189,3 +212,17 @@ def test_python_dash_m_runs_the_command_line(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert all(command in done.stdout for command in ("fit", "predict", "explain", "report", "explain-model"))
+
+
+def test_a_regressor_is_fitted_and_explained_with_its_prediction_rounded(tmp_path, capsys):
+    from textsets import reviews
+
+    texts, labels = reviews(40)
+    score = np.where(labels == "pos", 4.0, 1.0) + np.arange(40) % 7 / 7
+    pd.DataFrame({"text": texts, "score": score}).to_csv(tmp_path / "rated.csv", index=False)
+    assert main(["fit", str(tmp_path / "rated.csv"), "--label-column", "score", "--model", "concept-regressor",
+                 "--out", str(tmp_path / "reg.json"), "-q"]) == 0
+    model = nlmodels.load(tmp_path / "reg.json")
+    assert main(["explain", str(tmp_path / "reg.json"), texts[0]]) == 0
+    out = capsys.readouterr().out
+    assert f"prediction: {model.predict([texts[0]])[0]:.4g}\n" in out   # not 17 digits

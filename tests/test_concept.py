@@ -113,6 +113,21 @@ def test_regressor_explain_adds_up_and_fits_the_trend():
     assert len(model.concepts_) <= 5 and "ConceptRegressor" in str(model)
 
 
+@pytest.mark.parametrize("top_share", [0.5, 0.75])
+def test_a_regression_target_piled_at_its_top_value_still_gets_concepts(top_share):
+    from nlmodels.concepts import class_bins
+
+    texts, labels = reviews(80)
+    order = np.argsort(labels == "neg", kind="stable")   # the 40 'pos' texts first
+    n_top = int(top_share * len(texts))
+    texts = [texts[i] for i in order]
+    y = np.r_[np.full(n_top, 5.0), np.full(len(texts) - n_top, 1.0)]   # most rated 5 stars, the rest 1
+    bins = class_bins(y, regression=True)
+    assert set(bins[y == 5.0]) == {"high"} and set(bins[y == 1.0]) == {"low"}   # it put them all in "low"
+    model = ConceptRegressor(max_concepts=4).fit(texts, y)   # it raised "no concept could be proposed"
+    assert len(model.concepts_) >= 1 and np.corrcoef(model.predict(texts), y)[0, 1] > 0.5
+
+
 def test_question_embedder_in_a_pipeline():
     texts, labels = reviews(60)
     embedder = QuestionEmbedder(groups_per_class=4)

@@ -124,6 +124,14 @@ def test_a_persons_hypotheses_are_always_tested():
         explain_difference(a, ham[150:], hypotheses=["Does it mention the gym?"], embedder=Exploding())
 
 
+def test_a_difference_of_zero_is_not_stated_as_equality():
+    from nlmodels.explain.difference_report import _sentence
+
+    said = _sentence("mentions something like: 'ur'", "spam", "ham", 0.0)
+    assert said == "no difference seen between texts of spam and of ham in how often they mention something like: 'ur'"
+    assert "equally" not in said   # 0 of 25 against 0 of 25 cannot show that they are equal
+
+
 def test_report_renders_as_text_html_markdown_and_json(planted, tmp_path):
     report = planted[0]
     text = str(report)

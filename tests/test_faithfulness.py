@@ -275,7 +275,7 @@ def test_distilled_rules_and_trees_test_only_probes_that_agree_with_the_chat_mod
 
     server = AnswerServer(["sst2"])   # every distilled probe fails: nothing is tested, and the header counts none
     texts, y = split("sst2", "train")
-    for make, shape in ((RuleListClassifier, "0 rules over 0 concepts"), (ConceptTreeClassifier, "1 leaves over 0 concepts")):
+    for make, shape in ((RuleListClassifier, "0 rules over 0 concepts"), (ConceptTreeClassifier, "1 leaf over 0 concepts")):
         model = make(llm=_chat(server), measure="distill", n_distill=200, n_proposed_rules=0).fit(texts, y)
         printed = str(model)
         assert shape in printed.splitlines()[0]

@@ -46,7 +46,7 @@ def test_prototypes_alone_when_cross_validation_chooses_them():
     import copy
 
     texts, y = reviews()
-    fitted = ConceptClassifier(embedder=HashEmbedder(progress=False)).fit(texts, y)
+    fitted = ConceptClassifier().fit(texts, y)   # MiniLM: with the hash embedder the head weighs no mined phrase
     assert fitted.concept_budget_cv_["mined_phrases"] and "prototypes alone" not in str(fitted)
     assert any(c.source == "data" for c in fitted.concepts_)   # this model weighs mined phrases
     model = copy.deepcopy(fitted)

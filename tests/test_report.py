@@ -108,6 +108,14 @@ def test_regressor_card(tmp_path):
         assert low <= m[name] <= high and low < high
         assert f"{m[name]:.3f} (95% interval {low:.3f} to {high:.3f})" in text
     assert "R² lies between" in text[text.index("## Limitations"):]
+    # a test text's target and prediction are shown rounded, and called a target, not a label
+    examples = re.findall(r"^- \d\.\d\d · (\w+) (\S+), predicted (\S+): ", text, flags=re.M)
+    assert examples and all(word == "target" for word, _, _ in examples)
+    predicted = dict(zip(texts[:20], reg.predict(texts[:20])))
+    for _, truth, guess in examples:
+        assert len(guess.rstrip(":")) <= 7 and truth.rstrip(",") in {f"{v:.4g}" for v in target[:20]}
+    assert any(float(guess) == pytest.approx(p, abs=5e-4 * max(1, abs(p))) for p in predicted.values()
+               for _, _, guess in examples)
 
 
 def test_html_card_is_self_contained_and_escaped(model, data, tmp_path):

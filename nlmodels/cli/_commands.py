@@ -173,9 +173,11 @@ def cmd_explain(args) -> int:
     parts = "n-grams" if hasattr(model, "vocabulary_") else "concepts"
     for r in records:
         print(f"text: {r['text']!r}")
-        line = f"prediction: {r['prediction']}"
+        predicted = r["prediction"]
+        line = f"prediction: {predicted:.4g}" if isinstance(predicted, float) else f"prediction: {predicted}"
         if "probabilities" in r:
-            line += "  (" + ", ".join(f"P({c}) = {p:.3f}" for c, p in r["probabilities"].items()) + ")"
+            line += "  (" + ", ".join(f"P({c}) = {p:.3f}" for c, p in r["probabilities"].items()) + (
+                ": the classes of the training texts it decided" if "rule_text" in r else "") + ")"
         print(line)
         if "rule_text" in r:
             where = f"rule {r['rule']}" if "rule" in r else f"leaf {r['leaf']}"
@@ -260,6 +262,8 @@ def cmd_edit(args) -> int:
         edited = model.edit(remove=remove, add=add, author=args.author, note=args.note)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
+    for removed in edited.edits_[-1]["removed"]:   # by its text: a number is easy to get wrong
+        _say(f"removed: {removed}", args.quiet)
     _say(f"refitting the head on {len(texts)} texts from {args.data} …", args.quiet)
     edited.refit_head(texts, y)
     edited.to_json(out)

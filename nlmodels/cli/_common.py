@@ -71,6 +71,8 @@ def _read_table(path: str, sep: str | None, columns: list[tuple[str, str]]):
         if name not in frame.columns:
             shown = ", ".join(map(str, frame.columns[:20])) + (" …" if len(frame.columns) > 20 else "")
             raise UsageError(f"column {name!r} (given by {option}) not found in {path}; its columns are: {shown}")
+    if frame.empty:
+        raise UsageError(f"{path} has a header but no data row")
     return frame
 
 

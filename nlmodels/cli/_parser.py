@@ -9,6 +9,17 @@ from ._commands import (cmd_diff, cmd_edit, cmd_explain, cmd_explain_model, cmd_
 from ._common import EPILOG, MODEL_HELP, MODELS
 
 
+def _fraction(value: str) -> float:
+    """A --test-size: a share strictly between 0 and 1, refused by argparse (exit 2) before any work."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = float("nan")
+    if not 0 < share < 1:
+        raise argparse.ArgumentTypeError(f"must be a share strictly between 0 and 1, got {value!r}")
+    return share
+
+
 def _data_options(p, *, label: bool) -> None:
     p.add_argument("--text-column", default="text", metavar="NAME",
                    help="column of the data file that holds the texts (default: text)")
@@ -52,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=sorted(MODELS), default="concept", help=MODEL_HELP)
     p.add_argument("--out", required=True, metavar="MODEL.json", help="where to write the fitted model (JSON)")
     p.add_argument("--max-concepts", type=int, default=None, metavar="N",
-                   help="concept, concept-regressor: at most N concepts carry weight in the model (default: 30)")
+                   help="concept, concept-regressor: at most N concepts carry weight in the model (default: auto, as "
+                        "max_concepts='auto': an offline classifier chooses it by cross-validation, otherwise 30, "
+                        "or two per class above 15 classes)")
     p.add_argument("--max-rules", type=int, default=None, metavar="N",
                    help="rulelist: at most N rules before the final ELSE (default: 10)")
     p.add_argument("--max-depth", type=int, default=None, metavar="N",
@@ -143,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled CSV (or TSV) file to refit the head on (usually the training data)")
     _data_options(p, label=True)
     p.add_argument("--remove", action="append", metavar="CONCEPT",
-                   help="a concept to remove: its number in the printed model counting from 0, or its text "
-                        "(repeatable)")
+                   help="a concept to remove: its text as printed, or its number (the # on the model card: its "
+                        "place in the model file's concepts, from 0); the CLI says which it removed (repeatable)")
     p.add_argument("--add", action="append", metavar="QUESTION",
                    help="a concept to add, written as a question or a description (repeatable)")
     p.add_argument("--add-phrases", action="append", metavar="P1,P2,...",
@@ -169,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="REPORT.html|.md|.json", help="where to write the report")
     p.add_argument("--names", nargs=2, default=None, metavar=("A", "B"),
                    help="names of the two groups in the sentences (default: the file names)")
-    p.add_argument("--test-size", type=float, default=0.5, metavar="F",
+    p.add_argument("--test-size", type=_fraction, default=0.5, metavar="F",
                    help="share of each group held out to test the hypotheses (default: 0.5)")
     p.add_argument("--max-hypotheses", type=int, default=20, metavar="N",
                    help="offline: phrase groups tested (default: 20)")
@@ -193,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proba", action="store_true",
                    help="explain predict_proba's positive column (a score) instead of predict (labels)")
     p.add_argument("--max-concepts", type=int, default=10, metavar="N", help="concepts in the surrogate (default: 10)")
-    p.add_argument("--test-size", type=float, default=0.25, metavar="F",
+    p.add_argument("--test-size", type=_fraction, default=0.25, metavar="F",
                    help="share of the texts held out to measure fidelity (default: 0.25)")
     p.add_argument("--out", default=None, metavar="SURROGATE.json", help="where to write the surrogate model")
     p.add_argument("--disagreements", default=None, metavar="FILE.csv",

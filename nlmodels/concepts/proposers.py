@@ -50,6 +50,8 @@ def class_bins(y: np.ndarray, regression: bool) -> np.ndarray:
     if not regression:
         return np.asarray(y)
     low, high = np.quantile(y, [1 / 3, 2 / 3])
+    if low == np.max(y) > np.min(y):   # a third or more share the top value: the rest is "low", not one bin
+        return np.where(y < low, "low", "high").astype(object)
     return np.where(y <= low, "low", np.where(y >= high, "high", "middle")).astype(object)
 
 

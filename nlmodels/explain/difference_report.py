@@ -31,7 +31,7 @@ def _sentence(text: str, more: str, less: str, difference: float) -> str:
     else:
         verb = f"show: {text}"
     if difference == 0:
-        return f"texts of {more} and of {less}, equally often, {verb}"
+        return f"no difference seen between texts of {more} and of {less} in how often they {verb}"   # not shown equal
     return f"texts of {more}, more often than texts of {less}, {verb}"
 
 

@@ -71,7 +71,9 @@ def edit(model, remove=(), add=(), *, author: str | None = None, note: str | Non
     ----------
     model : fitted ConceptClassifier or ConceptRegressor
     remove : list of str, int or Concept
-        Concepts to drop: by name (as printed / ``concept_names()``), by text, or by position.
+        Concepts to drop: by name (as printed / ``concept_names()``), by text, or by number (its
+        place in ``concepts_`` and in the model file, from 0: the ``#`` on the model card; not
+        its line in the printed model, which sorts by weight).
     add : list of str, list of phrases, dict or Concept
         Concepts to add: a question (``"Does the text ask for money?"``), a list of phrases
         (``["refund", "money back"]``; the text contains one of them), or a Concept.

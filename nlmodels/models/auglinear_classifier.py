@@ -64,7 +64,7 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
     ----------
     classes_ : ndarray
     vocabulary_ : dict
-        Training n-gram -> row of ``ngram_scores_``.
+        Training n-gram -> row of ``ngram_scores_`` (of a capped table, the n-grams it kept).
     ngram_scores_ : ndarray of shape (n_ngrams, 1 or n_classes)
         What one occurrence of each training n-gram adds to the decision value (binary: toward
         ``classes_[1]``).
@@ -80,6 +80,10 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
         Mean cross-validated accuracy per ``(lexical_scale, C)``.
     document_frequency_ : ndarray of shape (n_ngrams,)
         Training texts that contain each n-gram.
+    max_ngrams_ : int or None
+        The cap ``max_ngrams`` resolved to (None: no cap).
+    n_training_ngrams_ : int
+        Distinct n-grams in the training texts, before any cap (``vocabulary_`` holds those kept).
     embedder_ : the embedder used.
     vectorizer_ : CountVectorizer
         Its analyzer splits texts into n-grams (an unfitted template; it is fitted per call).
@@ -172,7 +176,8 @@ class AugLinearClassifier(LinearDecisionMixin, ClassifierMixin, AugLinearBase):
 
         Returns a DataFrame indexed by phrase: one column ``contribution`` (binary, or multiclass
         with ``target``), or one column per class (multiclass without ``target``); and ``seen``,
-        whether the phrase itself is an n-gram of the training texts.
+        whether the phrase itself is an n-gram of the table (every training n-gram; of a capped
+        table, only those it kept: ``n_training_ngrams_`` counts them all).
         """
         check_is_fitted(self, "ngram_scores_")
         phrases, scores = self._phrase_scores(phrases)

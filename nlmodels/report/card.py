@@ -108,9 +108,10 @@ def _concepts(model, texts, y, predicted, F, n_examples):
         block = F[:, k * S:(k + 1) * S]
         main = block[:, reading[k]]
         order = np.lexsort((-block.sum(axis=1), -main))[:n_examples]
+        shown = (lambda v: f"{v:.4g}") if model._regression else label_text   # a target: rounded, as printed
         examples = [{"text": texts[i], "score": float(main[i]),
                      "scores": {s: float(block[i, j]) for j, s in enumerate(signals)},
-                     "label": label_text(y[i]), "predicted": label_text(predicted[i])}
+                     "label": shown(y[i]), "predicted": shown(predicted[i])}
                     for i in order if main[i] > 0]
         record = {
             "index": k, "name": name, "text": concept.text, "source": concept.source,

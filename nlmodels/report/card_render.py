@@ -41,6 +41,11 @@ def _training_lines(training) -> list[tuple[str, str]]:
     return lines
 
 
+def _truth(data) -> str:
+    """What a test text's true value is called: its label, or a regressor's target."""
+    return "target" if data["metrics"]["kind"] == "regression" else "label"
+
+
 def _test_lines(test) -> list[tuple[str, str]]:
     lines = [("test texts", str(test["n_texts"]))]
     if test.get("texts_without_answer"):
@@ -180,6 +185,9 @@ def _rules_markdown(data) -> list[str]:
 
 
 _FIRES_ON = "the score of the signal that measures what its sentence says (named beside the share)"
+_CONCEPTS_NOTE = ("fires and mentions are shares of the test texts (the evidence lines below count training texts); "
+                  "# is the concept's number, its place in model.concepts_ and in the model file from 0, which "
+                  "model.edit(remove=[...]) and nlmodels edit --remove take")
 
 
 def _fires_text(c, data) -> str:
@@ -191,11 +199,11 @@ def _fires_text(c, data) -> str:
 def _concepts_markdown(data, images) -> list[str]:
     out = ["## Concepts", "",
             f"Intercept: {', '.join(f'{v:+.3f}' for v in data['intercept'])}. A concept *fires* on a text when "
-            f"{_FIRES_ON} is at least {FIRES_AT}, as the printed model counts it.", ""]
+            f"{_FIRES_ON} is at least {FIRES_AT}, as the printed model counts it; {_CONCEPTS_NOTE}.", ""]
     header = ["#", "concept", "weight", "signals", "fires", "mentions", "source"]
-    out += _md_table(header, [(i + 1, c["name"], _weights_text(c, data["row_titles"]), _signal_text(c, data),
+    out += _md_table(header, [(c["index"], c["name"], _weights_text(c, data["row_titles"]), _signal_text(c, data),
                                _fires_text(c, data), f"{c['mentions']:.1%}" if "mentions" in c else "–", c["source"])
-                              for i, c in enumerate(data["concepts"])])
+                              for c in data["concepts"]])
     out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
     if data["fidelity"]:
         out += ["### Fidelity: each measurement checked on held-out texts", ""]
@@ -207,8 +215,8 @@ def _concepts_markdown(data, images) -> list[str]:
     if "weights" in images:
         out += [f"![concept weights]({images['weights']})", ""]
     out += ["### Where each concept fires most strongly", ""]
-    for i, c in enumerate(data["concepts"]):
-        out.append(f"**{i + 1}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else "")
+    for c in data["concepts"]:
+        out.append(f"**{c['index']}. {_md(c['name'])}**" + (f" — phrases: {_md(', '.join(c['phrases']))}" if c["phrases"] else "")
                    + (" — a prototype; its typical training texts: " + " · ".join(
                        f"“{_md(_short(t, 160))}”" for t in c.get("typical_training_texts", []))
                       if c.get("typical_training_texts") else "")
@@ -216,7 +224,7 @@ def _concepts_markdown(data, images) -> list[str]:
                       if c.get("probe_top_words") else ""))
         out.append("")
         for e in c["examples"]:
-            out.append(f"- {e['score']:.2f} · label {_md(e['label'])}, predicted {_md(e['predicted'])}: "
+            out.append(f"- {e['score']:.2f} · {_truth(data)} {_md(e['label'])}, predicted {_md(e['predicted'])}: "
                        f"“{_md(_short(e['text'], 200))}”")
         if not c["examples"]:
             out.append("- (no test text scores above 0)")
@@ -285,13 +293,13 @@ def _concepts_html(data, images) -> list[str]:
     parts = ["<h2>Concepts</h2>",
               f"<p>Intercept {_h(', '.join(f'{v:+.3f}' for v in data['intercept']))}. A concept <i>fires</i> on a "
               f"text when {_h(_FIRES_ON)} is at least {FIRES_AT}, as the printed model counts it; "
-              "<i>fires</i> and <i>mentions</i> are shares of the test texts.</p>"]
+              f"{_h(_CONCEPTS_NOTE)}.</p>"]
     rows = []
-    for i, c in enumerate(data["concepts"]):
+    for c in data["concepts"]:
         w = c["weights"][0] if len(c["weights"]) == 1 else None
         cls = "" if w is None else " pos" if w > 0 else " neg"
         bar = f"<span class='bar' style='width:{int(round(60 * c['fires']))}px'></span> "
-        rows.append(f"<tr><td class='num'>{i + 1}</td><td>{_h(c['name'])}</td>"
+        rows.append(f"<tr><td class='num'>{c['index']}</td><td>{_h(c['name'])}</td>"
                     f"<td class='num{cls}'>{_h(_weights_text(c, data['row_titles']))}</td>"
                     f"<td class='small'>{_h(_signal_text(c, data))}</td><td class='num'>{bar}{_h(_fires_text(c, data))}</td>"
                     f"<td class='num'>{_h(format(c['mentions'], '.1%') if 'mentions' in c else '–')}</td>"
@@ -313,8 +321,8 @@ def _concepts_html(data, images) -> list[str]:
         parts.append(f"<img alt='concept weights' src='data:image/png;base64,"
                      f"{base64.b64encode(images['weights']).decode()}'>")
     parts.append("<h3>Where each concept fires most strongly</h3>")
-    for i, c in enumerate(data["concepts"]):
-        items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · label {_h(e['label'])}, predicted "
+    for c in data["concepts"]:
+        items = "".join(f"<li><span class='score'>{e['score']:.2f}</span> · {_truth(data)} {_h(e['label'])}, predicted "
                         f"{_h(e['predicted'])}: “{_h(_short(e['text'], 240))}”</li>" for e in c["examples"])
         phrases = f"<div class='small'>phrases: {_h(', '.join(c['phrases']))}</div>" if c["phrases"] else ""
         if c.get("typical_training_texts"):
@@ -323,7 +331,7 @@ def _concepts_html(data, images) -> list[str]:
         if c.get("probe_top_words"):
             phrases += ("<div class='small'>a word prototype; the words its probe weighs most: "
                         + _h(", ".join(c["probe_top_words"])) + "</div>")
-        parts.append(f"<div class='concept'><b>{i + 1}. {_h(c['name'])}</b>{phrases}"
+        parts.append(f"<div class='concept'><b>{c['index']}. {_h(c['name'])}</b>{phrases}"
                      f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
     parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
     if "explanation" in images:
