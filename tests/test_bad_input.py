@@ -185,6 +185,28 @@ def test_a_bad_written_concept_is_named_before_any_embedding(estimator, concepts
         model.fit(texts, y)
 
 
+@pytest.mark.parametrize("phrase, read", [("u", "cannot see it at all"), ("don't", "reads it as 'don'"),
+                                          ("£1000", "reads it as '1000'"), ("i love", "reads it as 'love'")])
+def test_a_given_phrase_that_matching_cannot_read_as_written_is_refused_by_name(phrase, read):
+    """Phrase matching reads scikit-learn's default tokens: "u" never matched and "don't" never matched
+    (its vocabulary entry was never a token), so a concept or hypothesis of it printed a 0 never measured."""
+    from nlmodels import Concept, ConceptClassifier, explain_difference
+    from nlmodels.concepts import phrase_matches
+
+    assert phrase_matches(["u said i love it, don't you, for £1000"], [Concept("x", (phrase,))])[0, 0] == 0
+    texts, labels = reviews(40)
+    said = re.escape(f"the phrase {phrase!r} cannot be matched as written") + ".*" + re.escape(read)
+    model = ConceptClassifier(embedder=_NeverEmbeds(), concepts=["Does it praise the film?",
+                                                                  Concept("given", ("great", phrase), "expert")])
+    with pytest.raises(ValueError, match=r"concepts\[1\]: " + said):
+        model.fit(texts, labels)
+    with pytest.raises(ValueError, match=r"hypotheses\[1\]: " + said):
+        explain_difference(texts[:20], texts[20:], hypotheses=[["great"], ["fine", phrase]], embedder=_NeverEmbeds())
+    fitted = ConceptClassifier(max_concepts=2).fit(texts, labels)
+    with pytest.raises(ValueError, match=r"add\[0\]: " + said):
+        fitted.edit(add=[[phrase]])
+
+
 @pytest.mark.parametrize("value, others", [("abc", 1.0), (None, 1.0), ([1.0], 1.0), ("abc", "1.5")])
 def test_a_non_numeric_regression_target_is_named_with_its_row(value, others):
     """Numbers read as text (a CSV column) are converted; the one that is not a number is named."""

@@ -130,6 +130,21 @@ def test_a_difference_of_zero_is_not_stated_as_equality():
     said = _sentence("mentions something like: 'ur'", "spam", "ham", 0.0)
     assert said == "no difference seen between texts of spam and of ham in how often they mention something like: 'ur'"
     assert "equally" not in said   # 0 of 25 against 0 of 25 cannot show that they are equal
+    unsure = _sentence("mentions something like: 'know'", "spam", "ham", 0.079, settled=False)
+    assert unsure == ("texts of spam, more often than texts of ham in these texts but not shown (the interval spans 0), "
+                      "mention something like: 'know'")
+
+
+def test_the_interval_is_labelled_with_the_confidence_it_was_computed_at(planted):
+    import copy
+
+    report = copy.copy(planted[0])
+    assert "(95% CI " in str(report) and "95% Newcombe" in report.to_markdown()
+    report.settings = {**report.settings, "confidence": 0.5}
+    assert "(50% CI " in str(report) and "(95% CI" not in str(report)
+    assert "| 50% CI |" in report.to_markdown() and "50% Newcombe" in report.to_markdown()
+    for sentence, row in zip(report.sentences(), report.table.itertuples()):   # a direction only where shown
+        assert ("not shown (the interval spans 0)" in sentence) == (row.ci_low <= 0 <= row.ci_high)
 
 
 def test_report_renders_as_text_html_markdown_and_json(planted, tmp_path):
@@ -241,6 +256,23 @@ def test_surrogate_of_labels_agrees_and_explains_exactly(explained):
     np.testing.assert_allclose(frame.sum(axis=1), result.surrogate.decision_function(texts[:7]), rtol=0, atol=1e-12)
     assert "agreement" in str(result) and "<table>" in result._repr_html_()
     assert json.loads(json.dumps(result.to_dict()))["fidelity"]["agreement"] == f["agreement"]
+    # read against a constant answer: the black box's most common training output, on the same held-out texts
+    train_outputs = keyword_model([texts[i] for i in result.split["train_rows"]])
+    labels, counts = np.unique(train_outputs, return_counts=True)
+    assert f["constant_agreement"] == pytest.approx(np.mean(keyword_model(test_texts) == labels[np.argmax(counts)]))
+    said = f"held-out texts; a constant answer (its most common training output) agrees on {f['constant_agreement']:.3f}"
+    assert said in str(result.surrogate).splitlines()[1]
+    assert f"(surrogate fitted on 180){said[len('held-out texts'):]}" in result._fidelity_text()
+
+
+def test_a_surrogate_no_better_than_a_constant_answer_says_so():
+    from nlmodels.models._linear import constant_note
+
+    assert constant_note({"agreement": 0.921, "constant_agreement": 0.947}) == (
+        "; a constant answer (its most common training output) agrees on 0.947, so the surrogate does no better "
+        "than that")
+    assert constant_note({"agreement": 0.95, "constant_agreement": 0.5}).endswith("agrees on 0.500")
+    assert constant_note({"agreement": 0.95}) == ""   # a file from before it was recorded
 
 
 def test_surrogate_of_probabilities_is_a_regressor_with_r2():

@@ -399,6 +399,12 @@ def test_weight_plot_and_waterfall_add_up(model):
     assert sum(b.get_width() for b in steps) == pytest.approx(decision)
     assert steps[0].get_width() == pytest.approx(model.intercept_[0])
     assert len(steps) == 1 + 2 + 1  # intercept, two concepts, "other concepts"
+    # the "N other concepts" bar counts the concepts that add something, not those that add exactly 0
+    parts = model.explain([text]).iloc[0].drop("intercept")
+    rest = parts.iloc[np.argsort(-np.abs(parts.to_numpy()), kind="stable")[2:]]
+    labels = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]
+    n = int(np.count_nonzero(rest.to_numpy()))
+    assert any(label.startswith(f"{n} other concept") for label in labels), labels
     png = nlmodels.report.plots.figure_png(fig)
     assert png[:4] == b"\x89PNG"
 

@@ -1,12 +1,13 @@
 """Concepts: the record, where concepts come from (proposers) and how texts are scored (measurers)."""
 
 from .concept import Concept, describe_phrases, describe_prototype, describe_word_prototype
-from .measurers import DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, fit_probes, phrase_matches
+from .measurers import PHRASE_WORDS, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, check_phrases, fit_probes, phrase_matches
 from .proposers import (LLMProposer, PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins,
                         merge_near_duplicates)
 from .rule_proposer import RuleProposer
 
 __all__ = [
+    "PHRASE_WORDS",
     "Concept",
     "DistillMeasurer",
     "EmbeddingMeasurer",
@@ -16,6 +17,7 @@ __all__ = [
     "PrototypeProposer",
     "RuleProposer",
     "WordPrototypeProposer",
+    "check_phrases",
     "class_bins",
     "describe_phrases",
     "describe_prototype",

@@ -17,8 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_int_param, check_texts
-from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, describe_phrases,
-                        phrase_matches)
+from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, check_phrases,
+                        describe_phrases, phrase_matches)
 from ..concepts.measurers._probes import auc
 from ..embed import SentenceTransformerEmbedder
 from ..llm.record import chat_model_record
@@ -83,6 +83,7 @@ def _check_hypotheses(hypotheses, *, chat: bool) -> list[Concept]:
                 raise TypeError(f"hypotheses[{i}] must be a list of phrases offline (a text shows it when it "
                                 f"mentions one), got {h!r}")
             phrases = tuple(" ".join(p.lower().split()) for p in h)
+            check_phrases(phrases, f"hypotheses[{i}]")
             out.append(Concept(describe_phrases(phrases), phrases, "expert"))
     return out
 
@@ -110,7 +111,7 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
     - Offline (``llm=None``): phrases (1-3-grams) over-represented in one group's proposal texts,
       grouped by meaning within that group (:class:`~nlmodels.concepts.PhraseProposer`). The
       ``max_hypotheses`` groups whose phrases separate the proposal texts best are tested. A test
-      text shows a hypothesis when it *mentions* one of its phrases (whole words, any case): an
+      text shows a hypothesis when it *mentions* one of its phrases (whole words of two or more letters or digits, any case): an
       exact measurement. The embedding probe *similar* (trained on the proposal texts to
       recognise texts that use the phrases) is reported beside it as a second signal, not tested.
     - With a chat model: it writes yes/no questions from contrasting proposal texts of the two

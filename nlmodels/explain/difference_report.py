@@ -22,8 +22,9 @@ COLUMNS = ["hypothesis", "more_often_in", "share_a", "share_b", "difference", "c
            "similar_auc", "proposed_from", "phrases", "examples_a", "examples_b"]
 
 
-def _sentence(text: str, more: str, less: str, difference: float) -> str:
-    """'texts of A, more often than texts of B, mention something like: ...'."""
+def _sentence(text: str, more: str, less: str, difference: float, settled: bool = True) -> str:
+    """'texts of A, more often than texts of B, mention something like: ...'; where the interval of
+    the difference spans 0 (``settled`` False) the sentence says so, since the direction is not shown."""
     if text.startswith("mentions "):
         verb = "mention " + text[len("mentions "):]
     elif text.rstrip().endswith("?"):
@@ -32,6 +33,8 @@ def _sentence(text: str, more: str, less: str, difference: float) -> str:
         verb = f"show: {text}"
     if difference == 0:
         return f"no difference seen between texts of {more} and of {less} in how often they {verb}"   # not shown equal
+    if not settled:
+        return f"texts of {more}, more often than texts of {less} in these texts but not shown (the interval spans 0), {verb}"
     return f"texts of {more}, more often than texts of {less}, {verb}"
 
 
@@ -77,10 +80,16 @@ class DifferenceReport:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     # ------------------------------------------------------------------ reading
+    @property
+    def _ci(self) -> str:
+        """The intervals' level as printed ("95%"; ``confidence`` of the run)."""
+        return f"{100 * self.settings.get('confidence', 0.95):g}%"
+
     def sentences(self) -> list[str]:
         """Each hypothesis as a sentence, in table order."""
         a, b = self.names
-        return [_sentence(r.hypothesis, r.more_often_in, b if r.more_often_in == a else a, r.difference)
+        return [_sentence(r.hypothesis, r.more_often_in, b if r.more_often_in == a else a, r.difference,
+                          settled=not r.ci_low <= 0 <= r.ci_high)
                 for r in self.table.itertuples()]
 
     def confirmed(self, q: float = 0.05) -> pd.DataFrame:
@@ -120,7 +129,7 @@ class DifferenceReport:
     def _numbers(self, r) -> str:
         a, b = self.names
         return (f"{a} {r.share_a:.1%} of {r.n_a} vs {b} {r.share_b:.1%} of {r.n_b}: {100 * r.difference:+.1f} points "
-                f"(95% CI {100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), p = {r.p_value:.2g}, q = {r.q_value:.2g}")
+                f"({self._ci} CI {100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), p = {r.p_value:.2g}, q = {r.q_value:.2g}")
 
     def __str__(self) -> str:
         out = self._header()
@@ -143,7 +152,7 @@ class DifferenceReport:
 
     def _table_header(self):
         a, b = self.names
-        return ["#", "hypothesis", f"share {a}", f"share {b}", "texts measured", "difference (points)", "95% CI", "p", "q",
+        return ["#", "hypothesis", f"share {a}", f"share {b}", "texts measured", "difference (points)", f"{self._ci} CI", "p", "q",
                 "measured by"]
 
     def _repr_html_(self) -> str:
@@ -181,7 +190,8 @@ class DifferenceReport:
         return [
             f"share {a} / share {b}: the share of each group's held-out test texts where the hypothesis holds "
             "(measured by the column 'measured by').",
-            "difference: the first share minus the second, in percentage points, with a 95% Newcombe score interval.",
+            f"difference: the first share minus the second, in percentage points, with a {self._ci} Newcombe score "
+            "interval.",
             "p: Fisher's exact test (two-sided) that the two shares are equal; q: the Benjamini-Hochberg adjusted "
             "p-value across all the hypotheses in this table (q < 0.05 keeps the expected share of false "
             "findings among those kept below 5%).",

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from .._validation import check_int_param, check_texts
 from ..models import ConceptClassifier, ConceptRegressor
+from ..models._linear import constant_note
 
 __all__ = ["ModelExplanation", "explain_model"]
 
@@ -94,6 +95,8 @@ class ModelExplanation:
         On the held-out texts the surrogate never saw. Labels: ``agreement`` (share of texts where
         surrogate and black box give the same label), with ``agreement_train``. Probabilities:
         ``agreement`` (same side of 0.5), ``r2`` and ``correlation`` (Pearson) between the two.
+        Both kinds also ``constant_agreement``: what a constant answer (the black box's most common
+        training output, or side of 0.5) agrees on, the figure an agreement is read against.
         Other scores: ``r2`` and ``correlation``. Always ``n_train``, ``n_test``, ``kind``.
     disagreements : pandas.DataFrame
         The held-out texts where the two differ (other label; other side of 0.5; or, for scores,
@@ -126,8 +129,8 @@ class ModelExplanation:
             parts.append(f"agreement {f['agreement']:.3f}")
         if "r2" in f:
             parts.append(f"R² {f['r2']:.3f}, correlation {f['correlation']:.3f}")
-        return (", ".join(parts) + f" on {f['n_test']} held-out texts (surrogate fitted on {f['n_train']}); "
-                f"{len(self.disagreements)} disagreements")
+        return (", ".join(parts) + f" on {f['n_test']} held-out texts (surrogate fitted on {f['n_train']})"
+                f"{constant_note(f)}; {len(self.disagreements)} disagreements")
 
     def __str__(self) -> str:   # the surrogate's own first lines say what it is and how well it agrees
         return f"Concept surrogate of a black box ({self.kind}): {len(self.disagreements)} disagreements\n{self.surrogate}"
@@ -224,6 +227,8 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
     fidelity = {"kind": kind, "n_train": len(train), "n_test": len(test)}
     if kind == "labels":
         fidelity["agreement"] = float(np.mean(predicted == truth))
+        values, counts = np.unique(outputs[train], return_counts=True)
+        fidelity["constant_agreement"] = float(np.mean(truth == values[np.argmax(counts)]))
         fidelity["agreement_train"] = float(np.mean(surrogate.predict(train_texts) == outputs[train]))
         differ = predicted != truth
         size = differ.astype(float)
@@ -236,6 +241,8 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
         if kind == "probability":
             differ = (predicted >= 0.5) != (truth >= 0.5)
             fidelity["agreement"] = float(1 - differ.mean())
+            side = np.mean(outputs[train] >= 0.5) >= 0.5   # the side a constant answer would take
+            fidelity["constant_agreement"] = float(np.mean((truth >= 0.5) == side))
         else:
             differ = size > np.std(truth)
     order = [i for i in np.argsort(-size, kind="stable") if differ[i]]

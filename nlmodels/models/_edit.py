@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .._validation import check_texts_labels
-from ..concepts import Concept, describe_phrases
+from ..concepts import Concept, check_phrases, describe_phrases
 
 __all__ = ["as_concept", "edit", "refit_head"]
 
@@ -93,6 +93,8 @@ def edit(model, remove=(), add=(), *, author: str | None = None, note: str | Non
         add = [add]
     drop = sorted({_find(model, spec) for spec in remove})
     added = [as_concept(spec) for spec in add]
+    for i, concept in enumerate(added):
+        check_phrases(concept.phrases, f"add[{i}]")
     existing = {c.text for c in model.concepts_}
     for concept in added:
         if concept.text in existing:

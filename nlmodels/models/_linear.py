@@ -28,7 +28,7 @@ from ._head import MANY_CLASSES, association_signs, fit_sparse_classifier, fit_s
 from ._pipeline import DEFAULT_CONCEPTS, ConceptPipeline, store_params
 from ._views import Reportable, render
 
-__all__ = ["ATTRIBUTES_DOC", "CV_BUDGET_MAX_TEXTS", "LinearConceptModel"]
+__all__ = ["ATTRIBUTES_DOC", "CV_BUDGET_MAX_TEXTS", "LinearConceptModel", "constant_note"]
 
 #: Up to this many training texts an offline classifier with ``max_concepts="auto"`` chooses its
 #: concept budget by cross-validation that mines and measures inside each fold. A fixed 30 overfits
@@ -86,6 +86,17 @@ ATTRIBUTES_DOC = """    concepts_ : list of Concept
         1: one column of texts.
 
 """
+
+
+def constant_note(fidelity: dict) -> str:
+    """What a constant answer (the black box's most common training output) agrees on, beside a
+    surrogate's held-out agreement: a surrogate is read against that, not against 0 ("" where not
+    recorded, in files from before it was)."""
+    value, constant = fidelity.get("agreement"), fidelity.get("constant_agreement")
+    if constant is None or not isinstance(value, (int, float)):
+        return ""
+    return (f"; a constant answer (its most common training output) agrees on {constant:.3f}"
+            + (", so the surrogate does no better than that" if value <= constant else ""))
 
 
 def _direction_note(interval: str, baseline: str, spans: bool, against: bool) -> str:
@@ -380,12 +391,12 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             f"R² {shown('r2')}, correlation {shown('correlation')}" if "r2" in f else "") if part)
         if record.get("head_refitted"):   # the head and its support now come from the texts refit_head was given
             return (f"fitted as a surrogate of the black box {record['black_box']} (to its outputs on {f['n_train']} "
-                    f"texts; {measured} with it on {f['n_test']} held-out texts); its head has since been refitted "
+                    f"texts; {measured} with it on {f['n_test']} held-out texts{constant_note(f)}); its head has since been refitted "
                     "(refit_head), so that agreement is not this head's")
         outputs = ("the training targets below are its outputs" if self._regression else
                    "'training texts labelled X' below are texts it labelled X")
         return (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
-                f"not to true labels ({outputs}); {measured} with it on {f['n_test']} held-out texts")
+                f"not to true labels ({outputs}); {measured} with it on {f['n_test']} held-out texts{constant_note(f)}")
 
     def _format(self, rows, header, row_titles, html_out=False):
         surrogate = self._surrogate_line()

@@ -21,7 +21,7 @@ from .._codec import plain_label
 from .._validation import check_texts, outside_stacklevel
 from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
-                        PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins)
+                        PhraseProposer, PrototypeProposer, WordPrototypeProposer, check_phrases, class_bins)
 from ..embed import SentenceTransformerEmbedder
 from ..llm import MissingAnswerWarning
 from ._contract import TextEstimatorMixin
@@ -107,6 +107,7 @@ class ConceptPipeline(TextEstimatorMixin):
         out = []
         for i, c in enumerate(self.concepts or []):
             if isinstance(c, Concept):
+                check_phrases(c.phrases, f"concepts[{i}]")
                 out.append(c)
             elif isinstance(c, str) and c.strip():
                 out.append(Concept(c, (), "expert"))

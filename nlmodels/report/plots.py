@@ -142,8 +142,10 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     total = float(frame.iloc[0].sum())
     order = np.argsort(-np.abs(parts.to_numpy()), kind="stable")
     shown = [(parts.index[k], float(parts.iloc[k])) for k in order[:top] if parts.iloc[k] != 0]
-    rest = float(parts.iloc[order[top:]].sum()) if len(order) > top else 0.0
-    steps = [("intercept", intercept)] + shown + ([(f"{len(order) - top} other concepts", rest)] if len(order) > top else [])
+    others = parts.iloc[order[top:]]
+    n_others = int(np.count_nonzero(others.to_numpy()))   # a concept that adds exactly 0 is not one of them
+    steps = [("intercept", intercept)] + shown + (
+        [(f"{n_others} other concept{'s' if n_others != 1 else ''}", float(others.sum()))] if n_others else [])
     index = {name: k for k, name in enumerate(model.concept_names())} if hasattr(model, "_concept_check") else {}
     row = model._row(target) if classes is not None else 0   # the row of coef_ that explain() explained
     labels = [_label(model, name, index.get(name), row, 60) for name, _ in steps] + ["decision value"]

@@ -16,12 +16,12 @@ concept-major (column ``k * len(signals) + s``).
 from __future__ import annotations
 
 from ..proposers import quote_text
-from ._probes import fit_probes, held_out_probe_scores, phrase_matches
+from ._probes import PHRASE_WORDS, check_phrases, fit_probes, held_out_probe_scores, phrase_matches
 from .distill import DistillMeasurer
 from .embedding import EmbeddingMeasurer
 from .llm import LLMMeasurer
 
-__all__ = ["MEASURERS", "DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "fit_probes",
+__all__ = ["MEASURERS", "PHRASE_WORDS", "DistillMeasurer", "EmbeddingMeasurer", "LLMMeasurer", "check_phrases", "fit_probes",
            "held_out_probe_scores", "measurer_from_state", "phrase_matches", "quote_text"]
 
 

@@ -17,12 +17,34 @@ from threadpoolctl import threadpool_limits
 
 from ..concept import Concept
 
-__all__ = ["WORD_FEATURES", "auc", "fit_probes", "fit_words", "held_out_probe_scores", "phrase_matches",
-           "word_features"]
+__all__ = ["PHRASE_WORDS", "WORD_FEATURES", "auc", "check_phrases", "fit_probes", "fit_words", "held_out_probe_scores",
+           "phrase_matches", "phrase_words", "word_features"]
+
+
+#: What phrase matching reads, in words: scikit-learn's default tokens.
+PHRASE_WORDS = "whole words of two or more letters or digits, any case; punctuation and one-character words are skipped"
+
+
+def phrase_words(phrase: str) -> str:
+    """A phrase as phrase matching reads it: its tokens (``PHRASE_WORDS``), lowercased, joined by spaces."""
+    return " ".join(CountVectorizer().build_analyzer()(phrase))
+
+
+def check_phrases(phrases: Sequence[str], where: str) -> None:
+    """Refuse a given phrase that phrase matching would read as something else (``"don't"`` is read
+    as ``don``, ``"£1000"`` as ``1000``) or not at all (``"u"``): a mention of it could never be
+    counted, and a hypothesis or concept made of it would print a measured 0 that was never measured."""
+    for phrase in phrases:
+        read = phrase_words(phrase)
+        if read != " ".join(phrase.lower().split()):
+            what = f"reads it as {read!r}" if read else "cannot see it at all"
+            raise ValueError(f"{where}: the phrase {phrase!r} cannot be matched as written: phrase matching reads "
+                             f"{PHRASE_WORDS}, so it {what}" + (f"; write {read!r} if that is meant" if read else ""))
 
 
 def phrase_matches(texts: Sequence[str], concepts: Sequence[Concept]) -> np.ndarray:
-    """1.0 where a text contains (as whole words, any case) one of a concept's phrases."""
+    """1.0 where a text contains one of a concept's phrases (``PHRASE_WORDS``; so "call now" also
+    matches "call u now")."""
     phrases = sorted({p.lower() for c in concepts for p in c.phrases})
     out = np.zeros((len(texts), len(concepts)))
     if not phrases:

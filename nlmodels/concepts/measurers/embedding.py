@@ -294,7 +294,7 @@ class EmbeddingMeasurer:
             parts.append("'close': cosine between the text and the concept, rescaled so the 5th-95th percentile "
                          "of training texts spans 0-1")
         if "mentions" in self.signals:
-            parts.append("'mentions': 1 if the text contains one of the phrases (whole words, any case), else 0")
+            parts.append("'mentions': 1 if the text contains one of the phrases (whole words of two or more letters or digits, any case), else 0")
         return f"Embedding ({name}), offline. Signals per concept: " + "; ".join(parts) + "."
 
     def _prototype_C_note(self) -> str:
