@@ -207,6 +207,23 @@ def test_a_given_phrase_that_matching_cannot_read_as_written_is_refused_by_name(
         fitted.edit(add=[[phrase]])
 
 
+class _NoChat:
+    def structured(self, *args, **kwargs):
+        raise AssertionError("a chat call before the parameters were checked")
+
+
+def test_phrases_are_checked_only_where_phrases_are_matched():
+    from nlmodels import Concept, ConceptClassifier
+    from nlmodels.concepts import check_phrases
+
+    with pytest.raises(ValueError, match="the phrase '' cannot be matched as written"):
+        check_phrases(["refund", ""], "add[0]")   # an empty phrase is seen by nothing
+    given = Concept("Does the reviewer say they won't watch it again?", ("won't watch",), "expert")
+    ConceptClassifier(llm=_NoChat(), measure="llm", concepts=[given])._check_params()   # the chat model answers it
+    with pytest.raises(ValueError, match="concepts\\[0\\]: the phrase \"won't watch\""):
+        ConceptClassifier(embedder=_NeverEmbeds(), concepts=[given])._check_params()
+
+
 @pytest.mark.parametrize("value, others", [("abc", 1.0), (None, 1.0), ([1.0], 1.0), ("abc", "1.5")])
 def test_a_non_numeric_regression_target_is_named_with_its_row(value, others):
     """Numbers read as text (a CSV column) are converted; the one that is not a number is named."""

@@ -81,3 +81,14 @@ def test_with_many_classes_a_class_named_concept_weighs_toward_its_own_class_onl
             others = np.arange(n_classes) != list(classes).index(target)
             assert (coef[others][:, columns] == 0).all()
     assert used.any() and (np.sign(coef) * signs >= 0).all()
+
+
+def test_penalties_tied_on_accuracy_are_told_apart_by_log_loss_even_through_float_sums():
+    from nlmodels.models._head import _best_penalty
+
+    a = sum(np.array([16, 18, 19, 15, 18]) / 20)   # 86 of 100 right, summed per fold: 4.3
+    b = sum(np.array([15, 18, 19, 15, 19]) / 20)   # 86 of 100 too: 4.300000000000001
+    assert a != b   # the sums differ by rounding alone; an exact comparison missed the tie
+    assert _best_penalty([a, b, 4.0], [9.0, 3.0, 1.0]) == 1   # the tied one with the lower log-loss
+    assert _best_penalty([4.0, 4.0], [2.0, 2.0]) == 0          # still tied: the first, the strongest penalty
+    assert _best_penalty([4.1, 4.0], [9.0, 1.0]) == 0          # log-loss never overrides a better accuracy

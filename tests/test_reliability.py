@@ -151,6 +151,26 @@ def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, f
                                                                   for t in data["limitations"])
 
 
+def test_a_rule_card_warns_for_its_own_explained_text_as_well(fresh_cache, fault_server):
+    """The card is quiet about repeats of its test texts' missing answers, not about a text of the
+    user's own that it explains (explain_text=) and that got no answer either."""
+    from nlmodels import RuleListClassifier
+
+    texts, labels = reviews(40)
+    train, y_train, test, y_test = texts[:24], labels[:24], texts[24:36], labels[24:36]
+    own = texts[37]
+    server = fault_server(permanent=lambda body: "refusal" if measured_text(body) in {test[0], own} else None)
+    llm = ChatModel("fake", base_url=server.base_url, max_retries=0, progress=False)
+    model = RuleListClassifier(embedder=HashEmbedder(), measure="llm", llm=llm, n_rounds=1,
+                               on_error="missing").fit(train, y_train)
+    with pytest.warns(MissingAnswerWarning) as caught:
+        card_data(model, test, y_test, explain_text=own)
+    assert sorted(w.message.n_texts for w in caught) == [1, len(test)]   # the test texts once, the own text once
+    with pytest.warns(MissingAnswerWarning) as caught:
+        card_data(model, test, y_test)   # the explained text is a test text: said once, with them
+    assert [w.message.n_texts for w in caught] == [len(test)]
+
+
 SCRIPT = """
 import sys
 from nlmodels import ChatModel, ConceptClassifier

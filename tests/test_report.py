@@ -399,6 +399,10 @@ def test_weight_plot_and_waterfall_add_up(model):
     assert sum(b.get_width() for b in steps) == pytest.approx(decision)
     assert steps[0].get_width() == pytest.approx(model.intercept_[0])
     assert len(steps) == 1 + 2 + 1  # intercept, two concepts, "other concepts"
+    first = model.classes_[0]   # two classes: the weights and contributions point toward classes_[1]
+    for draw in (lambda: model.plot_weights(target=first), lambda: model.plot_explanation(text, target=first)):
+        with pytest.raises(ValueError, match="contributions point toward"):
+            draw()
     # the "N other concepts" bar counts the concepts that add something, not those that add exactly 0
     parts = model.explain([text]).iloc[0].drop("intercept")
     rest = parts.iloc[np.argsort(-np.abs(parts.to_numpy()), kind="stable")[2:]]

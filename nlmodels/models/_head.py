@@ -258,6 +258,15 @@ def _score(Z, T, W, b, kind):
     return np.mean(S.argmax(axis=1) == T.argmax(axis=1))
 
 
+def _best_penalty(scores, losses) -> int:
+    """The grid index with the best summed held-out score; among those tied on it (equal counts of
+    right answers, summed over folds as floats, so equal to within rounding), the lowest summed
+    log-loss; then the first, the strongest penalty."""
+    scores, losses = np.asarray(scores, float), np.asarray(losses, float)
+    tied = np.flatnonzero(np.isclose(scores, scores.max(), rtol=0, atol=1e-9))
+    return int(tied[np.argmin(losses[tied])])
+
+
 def _refit(Z, T, signs, kind, y, random_state):
     """L2-penalised refit under the bounds, the penalty chosen by 5-fold CV (accuracy, or squared
     error for regression). Penalties tied on accuracy are told apart by their held-out log-loss:
@@ -283,8 +292,7 @@ def _refit(Z, T, signs, kind, y, random_state):
                 W, b, start = _bounded_fit(Z[train], T[train], signs, 0.0, l2, kind, start, maxiter=_CV_MAXITER)
                 scores[i] += _score(Z[test], T[test], W, b, kind)
                 losses[i] += _loss(Z[test] @ W.T + b, T[test], kind)[0]
-        tied = np.flatnonzero(scores == scores.max())
-        best = grid[int(tied[np.argmin(losses[tied])])]
+        best = grid[_best_penalty(scores, losses)]
     else:
         best = grid[len(grid) // 2]
     W, b, _ = _bounded_fit(Z, T, signs, 0.0, best, kind)

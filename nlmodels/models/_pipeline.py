@@ -107,7 +107,8 @@ class ConceptPipeline(TextEstimatorMixin):
         out = []
         for i, c in enumerate(self.concepts or []):
             if isinstance(c, Concept):
-                check_phrases(c.phrases, f"concepts[{i}]")
+                if self.measure_ == "embedding":   # the one measurement that matches phrases
+                    check_phrases(c.phrases, f"concepts[{i}]")
                 out.append(c)
             elif isinstance(c, str) and c.strip():
                 out.append(Concept(c, (), "expert"))

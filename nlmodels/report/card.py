@@ -322,10 +322,18 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
                 "intercept": [float(v) for v in model.intercept_], "row_titles": _row_titles(model),
                 "gated": [{"concept": g["concept"], "fidelity": describe_fidelity(g)}
                           for g in getattr(model, "gated_concepts_", [])]}
-    after = _usage(llm)
-    if explain_text is None:
+    given = explain_text is not None
+    if not given:
         wrong = np.flatnonzero(predicted != y) if not model._regression else np.argsort(-np.abs(predicted - y))
         explain_text = texts[int(wrong[0])] if len(wrong) else texts[0]
+    if rules:
+        with warnings.catch_warnings():
+            if given:   # a text of the user's own: a missing answer for it was not said with the test texts'
+                warnings.simplefilter("always", MissingAnswerWarning)
+            row = model.explain([explain_text]).iloc[0]
+        body["explained"] = {"decided_by": str(row.get("rule_text", row.get("path"))),
+                             "prediction": label_text(row["prediction"])}
+    after = _usage(llm)   # the card's own calls, the explained text's included
     usage = None
     if llm is not None:
         usage = {"chat_model": chat_model_record(llm),
@@ -343,10 +351,6 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
         values, counts = np.unique(y, return_counts=True)
         test["classes"] = [{"label": label_text(v), "count": int(c), "share": float(c / len(y))}
                            for v, c in zip(values, counts)]
-    if rules:
-        row = model.explain([explain_text]).iloc[0]
-        body["explained"] = {"decided_by": str(row.get("rule_text", row.get("path"))),
-                             "prediction": label_text(row["prediction"])}
     return {
         "title": title or f"Model card: {type(model).__name__}",
         "estimator": type(model).__name__,

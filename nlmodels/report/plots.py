@@ -35,15 +35,11 @@ def _rows(model, target):
     if not hasattr(model, "classes_"):
         return [(0, "weight on the prediction")]
     classes = list(model.classes_)
-    if len(classes) == 2:
-        if target is not None and target not in classes:
-            raise ValueError(f"target {target!r} is not a class; classes are {classes}")
-        return [(0, f"weight toward {label_text(classes[1])} (negative: toward {label_text(classes[0])})")]
-    if target is None:
+    if target is None and len(classes) > 2:
         return [(k, f"class {label_text(c)}") for k, c in enumerate(classes)]
-    if target not in classes:
-        raise ValueError(f"target {target!r} is not a class; classes are {classes}")
-    k = classes.index(target)
+    k = model._row(target)   # refuses what explain refuses: an unknown class, or classes_[0] of two
+    if len(classes) == 2:
+        return [(0, f"weight toward {label_text(classes[1])} (negative: toward {label_text(classes[0])})")]
     return [(k, f"class {label_text(classes[k])}")]
 
 
