@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_numbers_param, check_texts
 from ..embed import SentenceTransformerEmbedder
-from .._codec import decode_array, decode_labels, encode_array, encode_labels, plain
+from .._codec import counted, decode_array, decode_labels, encode_array, encode_labels, plain
 from ..embed.record import embedder_record, rebuild_embedder
 from ._contract import TextEstimatorMixin, positive_int
 from ._head import standardise
@@ -374,7 +374,7 @@ class AugLinearBase(TextEstimatorMixin, BaseEstimator):
             lines.append(title)
             parts.append(f"<p>{html.escape(title)}</p><table>")
             for value, name, documents in rows:
-                where = f"in {documents} training text{'s' if documents != 1 else ''}" if documents else ""
+                where = f"in {counted(documents, 'training text')}" if documents else ""
                 lines.append(f"  {value:+8.3f}  {name}" + (f"   ({where})" if where else ""))
                 parts.append(f"<tr><td style='text-align:right'>{value:+.3f}</td><td>{html.escape(name)}</td>"
                              f"<td><small>{where}</small></td></tr>")

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._codec import encode_array, label_text, plain, plain_label
+from .._codec import counted, encode_array, label_text, plain, plain_label
 from .._validation import check_texts_labels
 from ..concepts import RuleProposer
 from ..concepts.fidelity import wilson_interval
@@ -195,6 +195,11 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         return [f"precision is counted on the training texts the {self._UNITS} were chosen on, so it overstates how "
                 f"often they are right on new texts: evaluate_rules(X, y) measures each on texts it was not chosen on"]
 
+    def _notes(self) -> list[str]:
+        """The lines under a printed rule list or tree, in order: the phrases its names leave out, what its
+        precision counts, the signals never tested, the training texts without a chat answer."""
+        return self._phrase_lines() + self._precision_line() + self._gated_line() + self._unanswered_line()
+
     @property
     def fidelity_(self) -> pd.DataFrame:
         """As for the other concept models, for the concepts the conditions test: none where no
@@ -222,7 +227,7 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         n = getattr(self, "n_gated_signals_", 0)   # older files: not recorded
         if not n:
             return []
-        return [f"not measured faithfully, so never tested: {n} candidate signal{'s' if n > 1 else ''} whose "
+        return [f"not measured faithfully, so never tested: {counted(n, 'candidate signal')} whose "
                 "held-out check fell below its gate"]
 
     def _binary_columns(self, F) -> np.ndarray:
@@ -273,7 +278,7 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         """The first printed line; it counts the concepts the conditions test (a model without any
         keeps one concept only so that its measurer stays well-formed)."""
         n = len({c.concept for c in self._conditions()})
-        return (f"{type(self).__name__}: {what} over {n} concept{'s' if n != 1 else ''}, measured by "
+        return (f"{type(self).__name__}: {what} over {counted(n, 'concept')}, measured by "
                 f"{self.measurer_.name}; classes {', '.join(label_text(c) for c in self.classes_)}")
 
     def _repr_html_(self):

@@ -235,5 +235,4 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
             walk(self.node_left_[node], indent + 1)
 
         walk(0, 0)
-        return "\n".join(lines + self._phrase_lines() + self._precision_line() + self._gated_line()
-                         + self._unanswered_line())
+        return "\n".join(lines + self._notes())

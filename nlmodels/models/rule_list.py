@@ -256,8 +256,7 @@ class RuleListClassifier(RuleConceptModel):
         if never:
             shown = ", ".join(label_text(c) for c in never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
             lines.append(f"never predicted: {len(never)} of {len(self.classes_)} classes ({shown})")
-        return "\n".join(lines + self._phrase_lines() + self._precision_line() + self._gated_line()
-                         + self._unanswered_line())
+        return "\n".join(lines + self._notes())
 
 
 # ----------------------------------------------------------------------------------------- tree

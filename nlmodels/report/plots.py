@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._codec import label_text
+from .._codec import counted, label_text
 
 __all__ = ["figure_png", "plot_explanation", "plot_weights"]
 
@@ -141,7 +141,7 @@ def plot_explanation(model, text: str, *, target=None, top: int = 12, width: flo
     others = parts.iloc[order[top:]]
     n_others = int(np.count_nonzero(others.to_numpy()))   # a concept that adds exactly 0 is not one of them
     steps = [("intercept", intercept)] + shown + (
-        [(f"{n_others} other concept{'s' if n_others != 1 else ''}", float(others.sum()))] if n_others else [])
+        [(counted(n_others, "other concept"), float(others.sum()))] if n_others else [])
     index = {name: k for k, name in enumerate(model.concept_names())} if hasattr(model, "_concept_check") else {}
     row = model._row(target) if classes is not None else 0   # the row of coef_ that explain() explained
     labels = [_label(model, name, index.get(name), row, 60) for name, _ in steps] + ["decision value"]
