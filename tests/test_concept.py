@@ -1,5 +1,6 @@
 """ConceptClassifier, ConceptRegressor and QuestionEmbedder, offline (bundled embedder)."""
 
+import html
 import re
 
 import numpy as np
@@ -10,7 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from faults import fault_server  # noqa: F401  (a fixture)
-from textsets import reviews, topics
+from printed import listed_entries
+from textsets import GOOD, reviews, topics
 from nlmodels import Concept, ConceptClassifier, ConceptRegressor, QuestionEmbedder
 
 
@@ -50,6 +52,37 @@ def test_printed_weights_are_the_weights_predict_uses(binary_model):
         line = next(line for line in printed.splitlines() if name in line)
         assert float(re.match(r"\s*([+-]\d+\.\d+)", line).group(1)) == pytest.approx(weight, abs=5e-4)
     assert "<table>" in model._repr_html_()
+
+
+def test_every_phrase_a_weighted_concept_reads_is_printed(fault_server):
+    from nlmodels import ChatModel
+    from nlmodels.concepts import describe_phrases
+    from faults import HashEmbedder
+
+    texts, labels = reviews(80)
+    praise = Concept(describe_phrases(GOOD), tuple(GOOD), "expert")   # "... 'superb' and 3 more"
+    model = ConceptClassifier(max_concepts=4, concepts=[praise]).fit(texts, labels)
+    k = model.concepts_.index(praise)
+    S = model.n_signals_
+    assert model.coef_[0, k * S:(k + 1) * S].sum() > 0   # weighted, so read by predict
+    intro = "phrases the weighted concepts read that their names do not show:"
+    entries = listed_entries(str(model), intro)
+    assert f"  {model.concept_names()[k]}: " + ", ".join(f"'{p}'" for p in GOOD[5:]) in entries
+    weighted = {j for j in range(len(model.concepts_)) if model.coef_[0, j * S:(j + 1) * S].any()}
+    assert len(entries) == sum(len(model.concepts_[j].phrases) > 5 for j in weighted)   # the weighted, no others
+    assert str(model).startswith(f"ConceptClassifier: {len(model.concepts_)} concept{'s' if len(model.concepts_) > 1 else ''},")
+    page = model._repr_html_()   # one line per concept there: the page wraps it
+    assert html.escape(intro) in page and "<br>" + html.escape(entries[0]) in page
+
+    # A chat model answers the question alone: its phrases are never read, so none is listed as read
+    question = Concept("Does the review praise the film?", tuple(GOOD), "expert")
+    llm = ChatModel("fake", base_url=fault_server().base_url, progress=False)
+    chat = ConceptClassifier(llm=llm, embedder=HashEmbedder(progress=False), measure="llm", max_concepts=3,
+                             concepts=[question]).fit(texts, labels)
+    assert chat.measure_ == "llm" and question in chat.concepts_
+    q = chat.concepts_.index(question)
+    assert chat.coef_[0, q * chat.n_signals_:(q + 1) * chat.n_signals_].sum() > 0
+    assert intro not in str(chat) and "'charming'" not in str(chat)
 
 
 def test_multiclass_explain_by_target():

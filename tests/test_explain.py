@@ -167,6 +167,29 @@ def test_report_renders_as_text_html_markdown_and_json(planted, tmp_path):
         report.save(tmp_path / "r.txt")
 
 
+def test_every_phrase_a_hypothesis_matches_is_in_each_rendering(planted):
+    import html
+    import re
+
+    from nlmodels.concepts import describe_phrases
+
+    report = planted[0]
+    text = re.sub(r"\n      ", " ", str(report))   # a wrapped list of phrases read back as one line
+    md, page = report.to_markdown(), report.to_html()
+    long = [r for r in report.table.itertuples() if len(r.phrases) > 5]
+    assert long, "no hypothesis with more than five phrases: this test needs one"
+    for i, r in enumerate(report.table.itertuples()):
+        assert r.hypothesis == describe_phrases(r.phrases)   # the sentence shows five and counts the rest
+        hidden = ", ".join(f"'{p}'" for p in r.phrases[5:])
+        listed = f"the other {len(r.phrases) - 5} phrase{'s' if len(r.phrases) > 6 else ''} it matches: {hidden}"
+        if len(r.phrases) <= 5:
+            continue
+        assert html.escape(listed, quote=False) in md and html.escape(listed) in page
+        if i < 10:   # the printed report shows the first ten
+            assert f"    {listed}" in text.splitlines()
+    assert max(len(line) for line in str(report).splitlines() if "it matches: " in line) <= 120
+
+
 def test_texts_from_the_data_are_escaped_in_html():
     a = [f"<script>alert({i})</script> free dental cleaning today" for i in range(30)]
     b = [f"plain message number {i} about lunch" for i in range(30)]

@@ -1,6 +1,7 @@
 """RuleListClassifier and ConceptTreeClassifier: offline on small made-up texts, the chat-model
 path against a scripted server, and once against the real llama.cpp server."""
 
+import itertools
 import json
 import re
 import warnings
@@ -13,7 +14,8 @@ from sklearn.base import clone
 
 from nlmodels import ChatModel, ConceptTreeClassifier, RuleListClassifier
 from nlmodels.models._rule_base import Condition, Rule
-from textsets import answer_review_questions, reviews, scripted_rules, topics
+from printed import listed_entries
+from textsets import BAD, answer_review_questions, reviews, scripted_rules, topics
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +59,10 @@ def test_rule_list_fits_binary_and_predicts_from_its_rules(rule_model):
 def test_printed_rules_are_the_rules_predict_uses(rule_model):
     model, texts, labels = rule_model
     printed = str(model).splitlines()
-    if printed[-1].startswith("not measured faithfully, so never tested: "):   # signals no rule may test
-        printed = printed[:-1]
-    assert [printed[-1]] == model._precision_line() and "overstates" in printed[-1]   # says what precision is
-    printed = printed[:-1]
-    phrases = model._phrase_lines()   # the phrases the names leave out, after the rules
-    assert printed[len(printed) - len(phrases):] == phrases
-    printed = printed[:len(printed) - len(phrases)]
+    notes = model._notes()   # the phrases the names leave out, what precision is, signals never tested
+    assert printed[len(printed) - len(notes):] == notes
+    assert any([line] == model._precision_line() and "overstates" in line for line in notes)
+    printed = printed[:len(printed) - len(notes)]
     assert printed[0].startswith("RuleListClassifier:")
     assert printed[1].startswith("IF ") and printed[-1].startswith("ELSE ")
     names = model.concept_names()
@@ -174,11 +173,17 @@ def test_every_phrase_a_condition_reads_is_printed(sms_rules):
     for k in tested:   # a condition fires on any phrase of its concept: every one is on the page
         concept = model.concepts_[k]
         assert all(f"'{p}'" in printed for p in concept.phrases), concept.text
+    entries = listed_entries(printed, "phrases the conditions read that the concepts' names do not show:")
     for k in long:
         hidden = model.concepts_[k].phrases[5:]
         assert model.concepts_[k].text.endswith(f" and {len(hidden)} more")
-        assert f"  {model.concept_names()[k]}: " + ", ".join(f"'{p}'" for p in hidden) in printed.splitlines()
-    assert "phrases the conditions read that the concepts' names do not show:" in printed
+        assert f"  {model.concept_names()[k]}: " + ", ".join(f"'{p}'" for p in hidden) in entries
+    assert len(entries) == len([k for k in tested if len(model.concepts_[k].phrases) > 5])
+    lines = printed.splitlines()
+    block = list(itertools.takewhile(lambda line: line.startswith("  "), lines[lines.index(
+        "phrases the conditions read that the concepts' names do not show:") + 1:]))
+    assert any(line.startswith("      ") for line in block), "no entry long enough to wrap: this test needs one"
+    assert all(len(line) <= 120 for line in block)   # wrapped between phrases, none cut
 
 
 def test_a_one_leaf_tree_and_a_one_rule_list_count_in_words(sms_rules, tmp_path):
@@ -300,6 +305,19 @@ def test_chat_model_tree_with_embedding_measure_makes_only_proposal_calls(fresh_
     llm_measured = RuleListClassifier(llm=ChatModel("fake", base_url=server.base_url), measure="llm",
                                       n_rounds=1).fit(texts, labels)
     assert "; the chat model's answer)" in str(llm_measured)   # its answers define the concept
+
+
+def test_a_chat_model_reads_the_question_alone_so_no_phrase_is_listed_as_read(fresh_cache, fake_llm):
+    from nlmodels import Concept
+
+    server = fake_llm(scripted)
+    texts, labels = reviews(40)
+    question = Concept("Does the text complain about something?", tuple(BAD), "expert")   # eight phrases
+    model = RuleListClassifier(llm=ChatModel("fake", base_url=server.base_url), measure="llm", n_rounds=1,
+                               concepts=[question]).fit(texts, labels)
+    tested = {model.concepts_[c.concept] for c in model._conditions()}
+    assert question in tested   # a condition answers it, by the chat model's yes or no
+    assert "names do not show" not in str(model) and not any(f"'{p}'" in str(model) for p in BAD)
 
 
 @pytest.mark.server

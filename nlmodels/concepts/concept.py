@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .._codec import label_text
 
-__all__ = ["Concept"]
+__all__ = ["Concept", "quoted_lines", "unshown_phrases"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,24 @@ def describe_phrases(phrases, limit: int = 5) -> str:
     phrases = list(phrases)
     more = f" and {len(phrases) - limit} more" if len(phrases) > limit else ""
     return "mentions something like: " + ", ".join(f"'{p}'" for p in phrases[:limit]) + more
+
+
+def unshown_phrases(text: str, phrases) -> list[str]:
+    """The phrases a concept reads that its text does not quote: a mined name shows five ("... and 8
+    more"), a question none. Where phrases are matched, a reader must see these beside the name."""
+    return [p for p in phrases if f"'{p}'" not in text]
+
+
+def quoted_lines(prefix: str, phrases, width: int | None = 120, indent: str = "      ") -> list[str]:
+    """``prefix`` then the phrases quoted and comma-separated, wrapped at ``width`` between phrases,
+    never inside one (textwrap breaks at ASCII whitespace only, so a phrase's spaces are held as NUL
+    while it wraps); one line where ``width`` is None (Markdown and HTML wrap it themselves)."""
+    body = ", ".join(f"'{p}'" for p in phrases)
+    if width is None:
+        return [prefix + body]
+    held = ", ".join("'" + p.replace(" ", "\0") + "'" for p in phrases)
+    return [line.replace("\0", " ") for line in textwrap.wrap(
+        held, width, initial_indent=prefix, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)]
 
 
 def describe_prototype(label, examples, limit: int = 2, max_chars: int = 60) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._codec import plain
+from .._codec import counted, plain
+from ..concepts import quoted_lines, unshown_phrases
 from .._version import __version__
 from ..report.markup import CSS, h as _h, kv as _kv, md as _md, md_table as _md_table, short as _short
 
@@ -131,6 +132,14 @@ class DifferenceReport:
         return (f"{a} {r.share_a:.1%} of {r.n_a} vs {b} {r.share_b:.1%} of {r.n_b}: {100 * r.difference:+.1f} points "
                 f"({self._ci} CI {100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), p = {r.p_value:.2g}, q = {r.q_value:.2g}")
 
+    @staticmethod
+    def _unshown(r) -> tuple[str, list[str]]:
+        """The phrases a hypothesis matches that its sentence does not show ("... and 28 more": a held-out
+        text shows it when it contains any of them), with the words that introduce them; none for a
+        question, which a chat model answers."""
+        hidden = unshown_phrases(r.hypothesis, r.phrases)
+        return (f"the other {counted(len(hidden), 'phrase')} it matches: ", hidden) if hidden else ("", [])
+
     def __str__(self) -> str:
         out = self._header()
         for i, (r, sentence) in enumerate(zip(self.table.itertuples(), self.sentences())):
@@ -139,6 +148,9 @@ class DifferenceReport:
                 break
             out.append(f"{i + 1:2d}. {sentence}")
             out.append(f"    {self._numbers(r)}  [{r.measured_by}]")
+            intro, hidden = self._unshown(r)
+            if hidden:
+                out += quoted_lines(f"    {intro}", hidden)
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -208,6 +220,9 @@ class DifferenceReport:
         out += ["## Where each holds most clearly (held-out texts)", ""]
         for i, (r, sentence) in enumerate(zip(self.table.itertuples(), self.sentences())):
             out += [f"**{i + 1}. {_md(sentence)}** — {_md(self._numbers(r))}", ""]
+            intro, hidden = self._unshown(r)
+            if hidden:
+                out += [_md(quoted_lines(intro, hidden, width=None)[0]), ""]
             for name, examples in zip(self.names, (r.examples_a, r.examples_b)):
                 out += [f"- {_md(name)}: “{_md(_short(t, 200))}”" for t in examples]
             if not (r.examples_a or r.examples_b):
@@ -235,8 +250,10 @@ class DifferenceReport:
         for i, (r, sentence) in enumerate(zip(self.table.itertuples(), self.sentences())):
             items = "".join(f"<li><b>{_h(name)}</b>: “{_h(_short(t, 240))}”</li>"
                             for name, examples in zip(self.names, (r.examples_a, r.examples_b)) for t in examples)
+            intro, hidden = self._unshown(r)
+            unshown = f"<div class='small'>{_h(quoted_lines(intro, hidden, width=None)[0])}</div>" if hidden else ""
             parts.append(f"<div class='concept'><b>{i + 1}. {_h(sentence)}</b><div class='small'>"
-                         f"{_h(self._numbers(r))}</div><ul>{items or '<li>no held-out text</li>'}</ul></div>")
+                         f"{_h(self._numbers(r))}</div>{unshown}<ul>{items or '<li>no held-out text</li>'}</ul></div>")
         page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
                 "<meta name='viewport' content='width=device-width, initial-scale=1'>"
                 f"<title>{_h(title)}</title><link rel='icon' href='data:,'><style>{CSS}</style></head>"

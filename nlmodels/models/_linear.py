@@ -341,15 +341,23 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             signals += "; a probe that recognises this class's training texts: it says the text looks like them, not why"
         return f"{part}; {signals}"
 
-    def _weights_table(self, row: int) -> list[tuple[float, str, str, str]]:
-        """(summed weight, direction, concept, evidence) per concept, strongest first."""
+    def _weights_table(self, row: int) -> list[tuple[float, str, str, str, int]]:
+        """(summed weight, direction, concept, evidence, concept index) per concept, strongest first."""
         S = self.n_signals_
         lines = []
         for k, name in enumerate(self.concept_names()):
             w = self.coef_[row, k * S:(k + 1) * S]
             total = float(w.sum())
-            lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row)))
+            lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row), k))
         return sorted(lines, key=lambda t: -abs(t[0]))
+
+    def _notes(self, rows, width: int | None = 120) -> list[str]:
+        """The lines under a printed linear model, in order: the phrases the weighted concepts read that
+        their names leave out, the concepts never weighted for failing their gate, the weighted signals
+        measured on few texts, the training texts without a chat answer."""
+        weighted = [k for row in rows for w, *_, k in self._weights_table(row) if w != 0]   # in printed order
+        phrases = self._phrase_lines(weighted, "phrases the weighted concepts read that their names do not show:", width)
+        return phrases + self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
 
     def _gated_lines(self, limit: int = 10) -> list[str]:
         gated = getattr(self, "gated_concepts_", [])
@@ -405,25 +413,25 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             parts = [f"<div><b>{html.escape(header)}</b>"]
             for row, title in zip(rows, row_titles):
                 parts.append(f"<p>{html.escape(title)} — intercept {self.intercept_[row]:+.3f}</p><table>")
-                for w, direction, name, evidence in self._weights_table(row):
+                for w, direction, name, evidence, _ in self._weights_table(row):
                     if w != 0:
                         parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
                                      f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
                 parts.append("</table>")
-            gated = self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
-            if gated:
-                parts.append("<p><small>" + "<br>".join(html.escape(g) for g in gated) + "</small></p>")
+            notes = self._notes(rows, width=None)   # one line per concept: the page wraps it
+            if notes:
+                parts.append("<p><small>" + "<br>".join(html.escape(g) for g in notes) + "</small></p>")
             return "".join(parts) + "</div>"
         out = [header]
         for row, title in zip(rows, row_titles):
             out.append(f"{title}\n  {self.intercept_[row]:+8.3f}  intercept")
-            for w, direction, name, evidence in self._weights_table(row):
+            for w, direction, name, evidence, _ in self._weights_table(row):
                 if w == 0 and len(rows) > 1:
                     continue  # multiclass: a concept weighted for another class only
                 out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
         if not self.concepts_:
             out.append("  no concept carries weight: every prediction is the intercept alone")
-        out += self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
+        out += self._notes(rows)
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit: export, card, plots, edits

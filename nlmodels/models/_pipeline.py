@@ -21,7 +21,8 @@ from .._codec import plain_label
 from .._validation import check_texts, outside_stacklevel
 from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
-                        PhraseProposer, PrototypeProposer, WordPrototypeProposer, check_phrases, class_bins)
+                        PhraseProposer, PrototypeProposer, WordPrototypeProposer, check_phrases, class_bins,
+                        quoted_lines, unshown_phrases)
 from ..embed import SentenceTransformerEmbedder
 from ..llm import MissingAnswerWarning
 from ._contract import TextEstimatorMixin
@@ -259,6 +260,21 @@ class ConceptPipeline(TextEstimatorMixin):
             return []
         return [f"the chat model gave no usable answer for {n} of {training['n_texts']} training texts "
                 "(on_error='missing'): their missing scores are each column's training mean"]
+
+    def _phrase_lines(self, ks, intro: str, width: int | None = 120) -> list[str]:
+        """Under a printed model: for each concept ``ks`` names (in that order), the phrases it reads
+        that its name does not show. Only where phrases are matched (``measure_ == "embedding"``: a
+        ``mentions`` signal fires on any of them and the ``similar`` probe learned from all of them);
+        a chat model's answer, or a probe distilled from it, reads the question alone."""
+        if getattr(self, "measure_", None) != "embedding":
+            return []
+        names = self.concept_names()
+        lines = []
+        for k in dict.fromkeys(ks):
+            hidden = unshown_phrases(self.concepts_[k].text, self.concepts_[k].phrases)
+            if hidden:
+                lines += quoted_lines(f"  {names[k]}: ", hidden, width)
+        return [intro] + lines if lines else []
 
     def _fill_missing(self, F):
         """Replace missing scores (failed chat calls) by each column's training mean (``fill_values_``)."""

@@ -198,7 +198,9 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
     def _notes(self) -> list[str]:
         """The lines under a printed rule list or tree, in order: the phrases its names leave out, what its
         precision counts, the signals never tested, the training texts without a chat answer."""
-        return self._phrase_lines() + self._precision_line() + self._gated_line() + self._unanswered_line()
+        phrases = self._phrase_lines([c.concept for c in self._conditions()],   # in the order the conditions print
+                                     "phrases the conditions read that the concepts' names do not show:")
+        return phrases + self._precision_line() + self._gated_line() + self._unanswered_line()
 
     @property
     def fidelity_(self) -> pd.DataFrame:
@@ -206,21 +208,6 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
         condition was chosen (the concept kept then only keeps the measurer well-formed)."""
         frame = super().fidelity_
         return frame if self._conditions() else frame.iloc[:0]
-
-    def _phrase_lines(self) -> list[str]:
-        """The phrases each tested concept reads that its name does not show (a mined concept's name
-        shows five, "... and 8 more"; an expert's question shows none): a condition on ``mentions``
-        fires on any of them and the ``similar`` probe learned from all of them, so an auditor must
-        see them where the rule is read."""
-        names = self.concept_names()
-        lines = []
-        for k in dict.fromkeys(c.concept for c in self._conditions()):   # in the order the conditions print
-            hidden = [p for p in self.concepts_[k].phrases if f"'{p}'" not in self.concepts_[k].text]
-            if hidden:
-                lines.append(f"  {names[k]}: " + ", ".join(f"'{p}'" for p in hidden))
-        if not lines:
-            return []
-        return ["phrases the conditions read that the concepts' names do not show:"] + lines
 
     def _gated_line(self) -> list[str]:
         """The printed model's last line where signals were left out for failing their fidelity gate."""

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._codec import label_text
+from .._codec import counted, label_text
 from ._document import register
 from ._head import MANY_CLASSES, LinearDecisionMixin
 from ._linear import ATTRIBUTES_DOC, LinearConceptModel
@@ -80,7 +80,7 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
 
     def __str__(self):
         check_is_fitted(self, "coef_")
-        header = (f"ConceptClassifier: {len(self.concepts_)} concepts, measured by {self.measurer_.name}; "
+        header = (f"ConceptClassifier: {counted(len(self.concepts_), 'concept')}, measured by {self.measurer_.name}; "
                   f"classes {', '.join(label_text(c, quoted=True) for c in self.classes_)}")
         cv = getattr(self, "concept_budget_cv_", None)
         if cv:
@@ -102,4 +102,4 @@ class ConceptClassifier(LinearDecisionMixin, ClassifierMixin, LinearConceptModel
         if not hasattr(self, "coef_"):
             return html.escape(repr(self))
         rows, titles = self._rows()
-        return self._format(rows, f"ConceptClassifier ({len(self.concepts_)} concepts)", titles, html_out=True)
+        return self._format(rows, f"ConceptClassifier ({counted(len(self.concepts_), 'concept')})", titles, html_out=True)

@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._codec import counted
 from ._document import register
 from ._linear import ATTRIBUTES_DOC, LinearConceptModel
 from ._pipeline import PARAMETERS_DOC
@@ -48,10 +49,10 @@ class ConceptRegressor(RegressorMixin, LinearConceptModel):
 
     def __str__(self):
         check_is_fitted(self, "coef_")
-        header = f"ConceptRegressor: {len(self.concepts_)} concepts, measured by {self.measurer_.name}"
+        header = f"ConceptRegressor: {counted(len(self.concepts_), 'concept')}, measured by {self.measurer_.name}"
         return self._format([0], header, ["prediction"])
 
     def _repr_html_(self):
         if not hasattr(self, "coef_"):
             return html.escape(repr(self))
-        return self._format([0], f"ConceptRegressor ({len(self.concepts_)} concepts)", ["prediction"], html_out=True)
+        return self._format([0], f"ConceptRegressor ({counted(len(self.concepts_), 'concept')})", ["prediction"], html_out=True)
