@@ -91,6 +91,23 @@ def test_explain_adds_up_to_the_decision_value(files, capsys):
             assert re.search(rf"{signal} [+-]\d+\.\d\d \({re.escape(check)}\)", model_text), part
 
 
+def test_explain_lists_the_phrases_its_concepts_read_that_their_names_do_not_show(files, capsys):
+    model = nlmodels.load(files / "model.json")
+    names = model.concept_names()
+    text = "Nokia camcorder for you: txt CAMERA to 80878, free delivery, call the mobile line now"
+    assert main(["explain", str(files / "model.json"), text, "--json", "--top", str(len(names))]) == 0
+    record = json.loads(capsys.readouterr().out)
+    decided = [names.index(c["concept"]) for c in record["contributions"] if c["contribution"]]
+    expected = {names[k]: list(model.concepts_[k].phrases[5:]) for k in decided if len(model.concepts_[k].phrases) > 5}
+    assert expected, "no concept with more than five phrases decided: this test needs one"
+    assert record["unshown_phrases"] == expected
+    assert main(["explain", str(files / "model.json"), text, "--top", str(len(names))]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    start = printed.index("phrases these concepts read that their names do not show:")
+    listed = " ".join(line.strip() for line in printed[start + 1:] if line)
+    assert all(f"'{p}'" in listed for phrases in expected.values() for p in phrases)
+
+
 def test_report_writes_a_card_end_to_end(files):
     done = run("report", files / "model.json", files / "test.csv", "--out", files / "card.html")
     assert done.returncode == 0, done.stderr

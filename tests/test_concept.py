@@ -85,6 +85,34 @@ def test_every_phrase_a_weighted_concept_reads_is_printed(fault_server):
     assert intro not in str(chat) and "'charming'" not in str(chat)
 
 
+def test_phrase_lists_wrap_between_phrases_and_a_persons_wording_lists_them_all(fault_server):
+    from nlmodels import ChatModel
+    from nlmodels.concepts import check_phrases, describe_phrases, quoted_lines, unshown_phrases
+
+    phrases = ["aaaa bbbb", "call now", "x y z", "free entry to win", "a  b", "tab\there"] * 4
+    lines = quoted_lines("  name: ", phrases, width=30)
+    assert len(lines) > 4 and lines[0].startswith("  name: '") and all(line.startswith("      '") for line in lines[1:])
+    assert all(line.endswith("',") for line in lines[:-1]) and lines[-1].endswith("'")
+    assert " ".join(line.strip() for line in lines) == "name: " + ", ".join(f"'{p}'" for p in phrases)   # none cut
+    assert quoted_lines("p: ", phrases[:2], width=None) == ["p: 'aaaa bbbb', 'call now'"]
+
+    assert unshown_phrases(describe_phrases(GOOD), GOOD) == GOOD[5:]
+    assert unshown_phrases("mentions a prize or an award (not 'cash')", ["prize", "cash"]) == ["prize", "cash"]
+    for spaced in ("call  now", "call\tnow", " call"):   # phrase matching would never find them
+        with pytest.raises(ValueError, match="cannot be matched as written"):
+            check_phrases([spaced], "concepts[0]")
+
+    # distilled from a chat model's answers: the question alone is read, as with measure='llm'
+    texts, labels = reviews(80)
+    question = Concept("Does the review praise the film?", tuple(GOOD), "expert")
+    llm = ChatModel("fake", base_url=fault_server().base_url, progress=False)
+    distilled = ConceptClassifier(llm=llm, measure="distill", n_distill=80, max_concepts=3,
+                                  concepts=[question]).fit(texts, labels)   # the bundled embedder: probes that agree
+    assert distilled.measure_ == "distill" and question in distilled.concepts_
+    assert distilled._unshown_phrases(range(len(distilled.concepts_))) == {}
+    assert "names do not show" not in str(distilled) and "'charming'" not in str(distilled)
+
+
 def test_multiclass_explain_by_target():
     texts, labels = topics(15)
     model = ConceptClassifier(max_concepts=8).fit(texts, labels)

@@ -186,6 +186,34 @@ def test_every_phrase_a_condition_reads_is_printed(sms_rules):
     assert all(len(line) <= 120 for line in block)   # wrapped between phrases, none cut
 
 
+def test_explaining_one_text_lists_the_phrases_the_tested_conditions_read(sms_rules, tmp_path, capsys):
+    from nlmodels.cli import main
+
+    model, data = sms_rules
+    model.to_json(tmp_path / "rules.json")
+    names = model.concept_names()
+    for text in data.text.iloc[:40]:   # a decision reached past at least one condition on a long concept
+        rule = int(model.explain([text]).rule.iloc[0])
+        tested = [c.concept for r in model.rules_[:rule + 1] for c in r.conditions]   # every rule tried on the way
+        if any(len(model.concepts_[k].phrases) > 5 for k in tested):
+            break
+    else:
+        pytest.fail("no text reached a rule through a concept with more than five phrases: this test needs one")
+    assert main(["explain", str(tmp_path / "rules.json"), text, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    expected = {names[k]: list(model.concepts_[k].phrases[5:]) for k in dict.fromkeys(tested)
+                if len(model.concepts_[k].phrases) > 5}
+    assert record["rule"] == rule and record["unshown_phrases"] == expected
+    assert main(["explain", str(tmp_path / "rules.json"), text]) == 0
+    assert "phrases the conditions tested to get there read that the names do not show:" in capsys.readouterr().out
+
+    tree = ConceptTreeClassifier(max_depth=2).fit(data.text, data.label)
+    leaf = int(tree.explain([text]).leaf.iloc[0])
+    on_path = tree._deciding_concepts(leaf)
+    assert on_path and all(tree.concept_names()[k] in tree.paths()[leaf] for k in on_path)
+    assert len(on_path) == tree.paths()[leaf].count(" AND ") + 1   # one concept per split, root first
+
+
 def test_a_one_leaf_tree_and_a_one_rule_list_count_in_words(sms_rules, tmp_path):
     _, data = sms_rules
     stump = ConceptTreeClassifier(min_samples_leaf=70).fit(data.text, data.label)

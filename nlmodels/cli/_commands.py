@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from .._codec import counted
+from ..concepts import quoted_lines
 from ._common import (MODELS, UsageError, _check_out, _existing, _fit_params, _fitted_summary, _in_chunks,
                       _labels, _load_model, _read_table, _say, _texts)
 
@@ -114,6 +116,7 @@ def _rule_explanation(model, text: str, target) -> dict:
                       rule_text="ELSE (no rule holds)" if shown == "ELSE" else shown)
     else:
         record.update(explained="the path through the tree", leaf=int(row["leaf"]), rule_text=str(row["path"]))
+    record["unshown_phrases"] = model._unshown_phrases(model._deciding_concepts(record.get("rule", record.get("leaf"))))
     record["precision"] = float(row["precision"])  # of that rule (leaf) on the training texts
     if model._precision_line():   # some condition was chosen on those texts: the count overstates
         record["precision_note"] = (f"counted on the training texts the {model._UNITS} were chosen on, so it "
@@ -145,7 +148,9 @@ def _explanation(model, text: str, target, top: int) -> dict:
     checks = _checks_by_concept(model)
     shown = [{"concept": parts.index[k], "contribution": float(parts.iloc[k]),
               **({"check": checks[parts.index[k]]} if parts.index[k] in checks else {})} for k in order[:top]]
-    record = {"text": text, "intercept": float(row["intercept"]), "contributions": shown,
+    positions = {name: k for k, name in enumerate(model.concept_names())} if hasattr(model, "concepts_") else {}
+    unshown = model._unshown_phrases([positions[c["concept"]] for c in shown if c["contribution"]]) if positions else {}
+    record = {"text": text, "intercept": float(row["intercept"]), "contributions": shown, "unshown_phrases": unshown,
               "others": float(parts.iloc[order[top:]].sum()), "n_others": int(max(0, len(order) - top)),
               "decision_value": float(row.sum())}
     predicted = model.predict([text])[0]
@@ -191,6 +196,7 @@ def cmd_explain(args) -> int:
             print(f"decided by {r['explained']} ({where}): {shown}")
             print(f"  precision {r['precision']:.3f} on the training texts it covered"
                   + (f" ({r['precision_note']})" if "precision_note" in r else ""))
+            _print_unshown(r, "phrases the conditions tested to get there read that the names do not show:")
             print()
             continue
         print(f"{r['explained']}: {r['decision_value']:+.3f} = intercept {r['intercept']:+.3f} plus")
@@ -198,8 +204,18 @@ def cmd_explain(args) -> int:
             print(f"  {c['contribution']:+8.3f}  {c['concept']}" + (f"  ({c['check']})" if "check" in c else ""))
         if r["n_others"]:
             print(f"  {r['others']:+8.3f}  ({r['n_others']} other {parts} together)")
+        _print_unshown(r, "phrases these concepts read that their names do not show:")
         print()
     return 0
+
+
+def _print_unshown(record: dict, intro: str) -> None:
+    """Under an explanation, the phrases its concepts read that their names leave out ("and 38
+    more"): a concept that decided may have fired on one of them alone."""
+    if record.get("unshown_phrases"):
+        print(intro)
+        for name, hidden in record["unshown_phrases"].items():
+            print("\n".join(quoted_lines(f"  {name}: ", hidden)))
 
 
 def cmd_report(args) -> int:
@@ -268,7 +284,7 @@ def cmd_edit(args) -> int:
     edited.refit_head(texts, y)
     edited.to_json(out)
     dropped = edited.edits_[-1]["refit"]["dropped"]
-    _say(f"wrote {out}: {len(edited.concepts_)} concepts"
+    _say(f"wrote {out}: {counted(len(edited.concepts_), 'concept')}"
          + (f"; the head gave no weight to: {'; '.join(dropped)}" if dropped else ""), args.quiet)
     if args.print:
         print(edited)
@@ -332,7 +348,7 @@ def cmd_explain_model(args) -> int:
     out = _check_out(args.out, (".json",)) if args.out else None
     disagreements = _check_out(args.disagreements, (".csv",), "--disagreements") if args.disagreements else None
     _say(f"calling {type(model).__name__}.{method} on {len(texts)} texts, fitting a surrogate of at most "
-         f"{args.max_concepts} concepts on {1 - args.test_size:.0%} of them …", args.quiet)
+         f"{counted(args.max_concepts, 'concept')} on {1 - args.test_size:.0%} of them …", args.quiet)
     explained = explain_model(getattr(model, method), texts, max_concepts=args.max_concepts,
                               test_size=args.test_size, random_state=args.random_state)
     print(explained)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .._codec import counted
+
 # --model name -> (module, class). Other estimators join here once they can be exported to JSON.
 MODELS = {
     "concept": ("nlmodels.models", "ConceptClassifier"),
@@ -175,7 +177,7 @@ def _fit_params(cls, args) -> tuple[dict, str]:
     value = {**accepted, **params}
     details = []
     if "max_concepts" in accepted:
-        details.append("concept budget auto" if value['max_concepts'] == "auto" else f"max {value['max_concepts']} concepts")
+        details.append("concept budget auto" if value['max_concepts'] == "auto" else f"max {counted(value['max_concepts'], 'concept')}")
     if "max_rules" in accepted:
         details.append(f"max {value['max_rules']} rules")
     if "max_depth" in accepted:
@@ -192,4 +194,4 @@ def _fitted_summary(model) -> str:
         return str(model).splitlines()[0]
     if hasattr(model, "vocabulary_"):
         return f"{len(model.vocabulary_):,} n-grams seen in training"
-    return f"{len(model.concepts_)} concepts"
+    return counted(len(model.concepts_), 'concept')

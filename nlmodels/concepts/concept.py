@@ -94,21 +94,30 @@ def describe_phrases(phrases, limit: int = 5) -> str:
     return "mentions something like: " + ", ".join(f"'{p}'" for p in phrases[:limit]) + more
 
 
-def unshown_phrases(text: str, phrases) -> list[str]:
-    """The phrases a concept reads that its text does not quote: a mined name shows five ("... and 8
-    more"), a question none. Where phrases are matched, a reader must see these beside the name."""
-    return [p for p in phrases if f"'{p}'" not in text]
+def unshown_phrases(text: str, phrases, limit: int = 5) -> list[str]:
+    """The phrases a concept reads that its text does not show: past the first ``limit`` where the
+    text is the mined form (``describe_phrases``: "... and 8 more"), all of them for any other text
+    (a question, or a person's wording, which may quote a phrase only to exclude it). Where phrases
+    are matched, a reader must see these beside the name."""
+    phrases = list(phrases)
+    return phrases[limit:] if text == describe_phrases(phrases, limit) else phrases
+
+
+# textwrap breaks lines at these characters only; a phrase's own are held as private-use
+# characters while its list wraps, so no line ends inside a phrase
+_BREAKS = {c: chr(0xE000 + i) for i, c in enumerate("\t\n\x0b\x0c\r ")}
+_HELD = str.maketrans(_BREAKS)
+_RESTORED = str.maketrans({v: k for k, v in _BREAKS.items()})
 
 
 def quoted_lines(prefix: str, phrases, width: int | None = 120, indent: str = "      ") -> list[str]:
     """``prefix`` then the phrases quoted and comma-separated, wrapped at ``width`` between phrases,
-    never inside one (textwrap breaks at ASCII whitespace only, so a phrase's spaces are held as NUL
-    while it wraps); one line where ``width`` is None (Markdown and HTML wrap it themselves)."""
-    body = ", ".join(f"'{p}'" for p in phrases)
+    never inside one (a line can pass ``width`` where ``prefix`` and one phrase already do); one line
+    where ``width`` is None (Markdown and HTML wrap it themselves)."""
     if width is None:
-        return [prefix + body]
-    held = ", ".join("'" + p.replace(" ", "\0") + "'" for p in phrases)
-    return [line.replace("\0", " ") for line in textwrap.wrap(
+        return [prefix + ", ".join(f"'{p}'" for p in phrases)]
+    held = ", ".join(f"'{p.translate(_HELD)}'" for p in phrases)
+    return [line.translate(_RESTORED) for line in textwrap.wrap(
         held, width, initial_indent=prefix, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)]
 
 

@@ -261,19 +261,25 @@ class ConceptPipeline(TextEstimatorMixin):
         return [f"the chat model gave no usable answer for {n} of {training['n_texts']} training texts "
                 "(on_error='missing'): their missing scores are each column's training mean"]
 
-    def _phrase_lines(self, ks, intro: str, width: int | None = 120) -> list[str]:
-        """Under a printed model: for each concept ``ks`` names (in that order), the phrases it reads
-        that its name does not show. Only where phrases are matched (``measure_ == "embedding"``: a
+    def _unshown_phrases(self, ks) -> dict[str, list[str]]:
+        """Per concept ``ks`` names (in that order, by its printed name), the phrases it reads that its
+        name does not show. Only where phrases are matched (``measure_ == "embedding"``: a
         ``mentions`` signal fires on any of them and the ``similar`` probe learned from all of them);
         a chat model's answer, or a probe distilled from it, reads the question alone."""
         if getattr(self, "measure_", None) != "embedding":
-            return []
+            return {}
         names = self.concept_names()
-        lines = []
+        listed = {}
         for k in dict.fromkeys(ks):
             hidden = unshown_phrases(self.concepts_[k].text, self.concepts_[k].phrases)
             if hidden:
-                lines += quoted_lines(f"  {names[k]}: ", hidden, width)
+                listed[names[k]] = hidden
+        return listed
+
+    def _phrase_lines(self, ks, intro: str, width: int | None = 120) -> list[str]:
+        """``_unshown_phrases(ks)`` as printed under a model: ``intro``, then a (wrapped) line per concept."""
+        lines = [line for name, hidden in self._unshown_phrases(ks).items()
+                 for line in quoted_lines(f"  {name}: ", hidden, width)]
         return [intro] + lines if lines else []
 
     def _fill_missing(self, F):

@@ -193,6 +193,19 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         walk(0, [])
         return out
 
+    def _deciding_concepts(self, leaf: int) -> list[int]:
+        """The concepts the splits on the path to ``leaf`` (a node id) test, from the root down."""
+        def walk(node, tested):
+            if node == leaf:
+                return tested
+            if self.node_column_[node] < 0:
+                return None
+            concept = int(self.node_column_[node]) // self.n_signals_
+            return (walk(self.node_right_[node], tested + [concept])
+                    or walk(self.node_left_[node], tested + [concept]))
+
+        return walk(0, []) or []
+
     def _decisions(self):   # the leaves in printed order: each split's IF side before its ELSE side
         return [(path, self.classes_[int(np.argmax(self.node_counts_[n]))], self.node_counts_[n])
                 for n, path in self.paths().items()]

@@ -243,6 +243,11 @@ class RuleListClassifier(RuleConceptModel):
         frame.index = pd.Index(range(len(texts)), name="text")
         return frame
 
+    def _deciding_concepts(self, rule: int) -> list[int]:
+        """The concepts tested to reach rule ``rule`` (``len(rules_)``: the final ELSE): its own
+        conditions and those of every earlier rule, which did not hold."""
+        return [c.concept for r in self.rules_[:rule + 1] for c in r.conditions]
+
     def __str__(self):
         check_is_fitted(self, "rules_")
         lines = [self._header(counted(len(self.rules_), "rule"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from .._codec import counted
 from .markup import CSS, fmt as _fmt, h as _h, kv as _kv, md as _md, md_table as _md_table, short as _short, \
     table as _table
 
@@ -88,7 +89,7 @@ def _edit_text(e) -> tuple[str, str, str]:
         what.append(f"note: {e['note']}")
     refit = e.get("refit")
     if refit:
-        what.append(f"head refitted on {refit['n_texts']} texts ({refit['date']}), {refit['concepts']} concepts kept"
+        what.append(f"head refitted on {refit['n_texts']} texts ({refit['date']}), {counted(refit['concepts'], 'concept')} kept"
                     + (f"; no weight left for: {'; '.join(refit['dropped'])}" if refit.get("dropped") else ""))
     else:
         what.append("head not refitted yet")

@@ -106,7 +106,7 @@ def plot_weights(model, *, target=None, top: int | None = 30, width: float = 9.0
         ax.set_xlabel("weight (contribution when the concept's scores are 1)", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"{type(model).__name__}: {len(names)} concepts, intercept "
+    fig.suptitle(f"{type(model).__name__}: {counted(len(names), 'concept')}, intercept "
                  + ", ".join(f"{model.intercept_[r]:+.3f}" for r, _ in rows)
                  + "\nunder each concept: how its weighted signals were checked on held-out texts", fontsize=10)
     return fig

@@ -36,7 +36,7 @@ def check_phrases(phrases: Sequence[str], where: str) -> None:
     counted, and a hypothesis or concept made of it would print a measured 0 that was never measured."""
     for phrase in phrases:
         read = phrase_words(phrase)
-        if not read or read != " ".join(phrase.lower().split()):
+        if not read or read != phrase.lower():   # "call  now" or "call\tnow" is never matched either
             what = f"reads it as {read!r}" if read else "cannot see it at all"
             raise ValueError(f"{where}: the phrase {phrase!r} cannot be matched as written: phrase matching reads "
                              f"{PHRASE_WORDS}, so it {what}" + (f"; write {read!r} if that is meant" if read else ""))
