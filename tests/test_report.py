@@ -51,7 +51,7 @@ def test_markdown_card_has_every_section_and_concept(model, data, tmp_path):
                     "## Limitations", "## Edit history", "## The model as printed"):
         assert heading in text, heading
     accuracy = (model.predict(X) == y).mean()
-    assert f"| accuracy | {accuracy:.3f} ±" in text
+    assert f"| accuracy | {accuracy:.3f} (95% interval " in text
     for name in model.concept_names():
         assert name.replace("|", "\\|") in text
     assert "Only tested on made-up reviews." in text and "training texts | 80" in text
@@ -524,6 +524,35 @@ def test_refit_head_alone_is_recorded(model, data):
 
     again = copy.deepcopy(model).refit_head(texts[:60], labels[:60])
     assert again.edits_[-1]["note"] == "head refitted" and again.edits_[-1]["refit"]["n_texts"] == 60
+
+
+def test_the_card_does_not_overstate_what_its_test_texts_and_head_rest_on(model, data, tmp_path):
+    import copy
+
+    from scipy.stats import binomtest
+
+    from nlmodels.report.card_render import render_markdown
+
+    texts, labels, test_texts, test_labels = data
+    right = [i for i, (t, y) in enumerate(zip(test_texts, test_labels)) if model.predict([t])[0] == y][:5]
+    assert len(right) == 5
+    card = nlmodels.report.card_data(model, [test_texts[i] for i in right], [test_labels[i] for i in right])
+    expected = binomtest(5, 5).proportion_ci(method="wilson")   # 5 of 5 right is not accuracy known exactly
+    assert card["metrics"]["accuracy"] == 1.0
+    assert card["metrics"]["accuracy_95"] == pytest.approx([expected.low, expected.high]) and expected.low < 0.6
+    md = render_markdown(card, {})
+    assert f"1.000 (95% interval {expected.low:.3f} to 1.000)" in md and "±0.000" not in md and "± 0.000" not in md
+    assert card["explain_chosen"] == "the first test text (it got none wrong)" and "(it got none wrong)" in md
+
+    # refit_head on other texts: the weights rest on those, and the card's Data section says so
+    refitted = copy.deepcopy(model).refit_head(texts[:50], labels[:50])
+    card = nlmodels.report.card_data(refitted, test_texts, test_labels)
+    shares = {c["label"]: c["count"] for c in card["training"]["head_refitted_on"]["classes"]}
+    assert shares == {y: int((np.asarray(labels[:50]) == y).sum()) for y in ("neg", "pos")}
+    md = render_markdown(card, {})
+    assert "| head refitted on | 50 texts (" in md and "| their class balance | neg: " in md
+    assert card["training"]["n_texts"] == 80   # the concepts still come from the first fit's texts
+    assert "head_refitted_on" not in nlmodels.report.card_data(model, test_texts, test_labels)["training"]
 
 
 def test_plot_labels_keep_apart_concepts_that_differ_late_in_their_sentence():

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validation import check_texts_labels
 from ..concepts import Concept, check_phrases, describe_phrases
+from ._pipeline import training_summary
 
 __all__ = ["as_concept", "edit", "refit_head"]
 
@@ -168,7 +169,8 @@ def refit_head(model, X, y):
     after = set(model.concept_names())
     entry = dict(model.edits_[-1])
     entry["refit"] = {"date": _now(), "n_texts": len(texts), "concepts": len(model.concepts_),
-                      "dropped": [n for n in before if n not in after]}
+                      "dropped": [n for n in before if n not in after],
+                      "training": training_summary(texts, y, model._regression)}   # what the head now rests on
     model.edits_ = model.edits_[:-1] + [entry]
     model._pending_edit = None
     return model

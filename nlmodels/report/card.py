@@ -21,6 +21,7 @@ import numpy as np
 from .._validation import MAX_TEXT_CHARS, check_texts_labels
 from .._version import __version__
 from ..concepts.fidelity import describe as describe_fidelity
+from ..concepts.fidelity import wilson_interval
 from .._codec import label_text, plain
 from ..llm import MissingAnswerWarning
 from ..llm.record import chat_model_record
@@ -53,7 +54,8 @@ def _classification_metrics(model, texts, y):
         "kind": "classification",
         "n": len(texts),
         "accuracy": accuracy,
-        "accuracy_95ci": 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / len(texts)),
+        # Wilson's interval: a normal-approximation one reads ±0.000 at 5 of 5 right, and passes 1
+        "accuracy_95": list(wilson_interval(round(accuracy * len(texts)), len(texts))),
         "balanced_accuracy": balanced,
         "macro_f1": float(f1_score(y, predicted, labels=list(model.classes_), average="macro", zero_division=0)),
         "per_class": [{"class": label_text(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
@@ -144,8 +146,9 @@ def _limitations(model, metrics, concepts, extra, rules=None, unanswered: int = 
                      "their missing scores are the training means, so their predictions, and the metrics above, "
                      "rest on answers that were not given.")
     if metrics["kind"] == "classification":
-        items.append(f"Measured on {n} test texts: accuracy is known to about ±{metrics['accuracy_95ci']:.3f} "
-                     "(95% interval); per-class numbers for small classes are less certain still.")
+        low, high = metrics["accuracy_95"]
+        items.append(f"Measured on {n} test texts: the accuracy's 95% interval is {low:.3f} to {high:.3f} (Wilson); "
+                     "per-class numbers for small classes are less certain still.")
         if metrics.get("absent_classes"):
             absent = metrics["absent_classes"]
             items.append(f"The test texts hold none of {len(absent)} of the model's {len(model.classes_)} classes ("
@@ -276,7 +279,8 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
         Limitations to add to the ones the card finds itself.
     title : str, default=None
     explain_text : str, default=None
-        The text whose explanation is drawn; default: the first misclassified test text (or the first).
+        The text whose explanation is drawn; default: the first misclassified test text (or the first;
+        a regressor: the test text with the largest error). The card says which.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -323,9 +327,12 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
                 "gated": [{"concept": g["concept"], "fidelity": describe_fidelity(g)}
                           for g in getattr(model, "gated_concepts_", [])]}
     given = explain_text is not None
+    chosen = "the text given to the card"
     if not given:
         wrong = np.flatnonzero(predicted != y) if not model._regression else np.argsort(-np.abs(predicted - y))
         explain_text = texts[int(wrong[0])] if len(wrong) else texts[0]
+        chosen = ("the test text with the largest error" if model._regression else
+                  "the first test text it got wrong" if len(wrong) else "the first test text (it got none wrong)")
     if rules:
         with warnings.catch_warnings():
             if given:   # a text of the user's own: a missing answer for it was not said with the test texts'
@@ -346,6 +353,9 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
                     u["cost_usd"] = (u["prompt_tokens"] * prices.get("prompt", 0)
                                      + u["completion_tokens"] * prices.get("completion", 0)) / 1e6
     training = getattr(model, "training_", None)
+    refits = [e["refit"]["training"] for e in getattr(model, "edits_", []) if (e.get("refit") or {}).get("training")]
+    if training and refits:   # the head (weights, support) now comes from the last refit's texts
+        training = {**training, "head_refitted_on": refits[-1]}
     test = {"n_texts": len(texts), "texts_without_answer": len(unanswered)}
     if not model._regression:
         values, counts = np.unique(y, return_counts=True)
@@ -370,6 +380,7 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
         "edits": list(getattr(model, "edits_", [])),
         "limitations": _limitations(model, metrics, concepts, limitations, body.get("rules"), len(unanswered)),
         "explain_text": explain_text,
+        "explain_chosen": chosen,
         "params": {k: plain(v) for k, v in model.get_params(deep=False).items()
                    if k not in ("llm", "embedder", "concepts")},
     }

@@ -17,7 +17,7 @@ FIRES_AT = 0.5
 
 def _metric_lines(m) -> list[tuple[str, str]]:
     if m["kind"] == "classification":
-        return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} ± {m['accuracy_95ci']:.3f}"),
+        return [("test texts", str(m["n"])), ("accuracy", f"{m['accuracy']:.3f} (95% interval {m['accuracy_95'][0]:.3f} to {m['accuracy_95'][1]:.3f})"),
                 ("balanced accuracy", _fmt(m["balanced_accuracy"])), ("macro F1", _fmt(m["macro_f1"]))]
     def shown(name):   # the figure and, where the test set allows one, its 95% bootstrap interval
         interval = m.get(f"{name}_95")
@@ -39,7 +39,26 @@ def _training_lines(training) -> list[tuple[str, str]]:
         lines.append(("target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
     if training.get("mean_chars") is not None:
         lines.append(("mean text length", f"{training['mean_chars']:.0f} characters"))
+    refit = training.get("head_refitted_on")
+    if refit:   # refit_head on other texts: the weights and the concepts' evidence come from these
+        lines.append(("head refitted on", f"{refit['n_texts']} texts ({refit['date']}); the weights and each "
+                                          "concept's 'fires for' counts come from them, the concepts from the texts above"))
+        if refit.get("classes"):
+            lines.append(("their class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                           for c in refit["classes"])))
+        if refit.get("target"):
+            t = refit["target"]
+            lines.append(("their target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
     return lines
+
+
+def _chosen_md(data) -> str:
+    """Why the card explains this text (older card data: not said)."""
+    return f" ({_md(data['explain_chosen'])})" if data.get("explain_chosen") else ""
+
+
+def _chosen_html(data) -> str:
+    return f" <small>({_h(data['explain_chosen'])})</small>" if data.get("explain_chosen") else ""
 
 
 def _truth(data) -> str:
@@ -180,7 +199,7 @@ def _rules_markdown(data) -> list[str]:
         out += _md_table(["concept", "signal", "fidelity", "gate"],
                          [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
     out += [line for text in data["gated_lines"] for line in (_md(text), "")]
-    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", "",
+    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”" + _chosen_md(data), "",
             f"Predicted {_md(data['explained']['prediction'])}, decided by: {_md(data['explained']['decided_by'])}", ""]
     return out
 
@@ -230,7 +249,7 @@ def _concepts_markdown(data, images) -> list[str]:
         if not c["examples"]:
             out.append("- (no test text scores above 0)")
         out.append("")
-    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”", ""]
+    out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”" + _chosen_md(data), ""]
     if "explanation" in images:
         out += [f"![explanation]({images['explanation']})", ""]
     return out
@@ -284,7 +303,7 @@ def _rules_html(data) -> list[str]:
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
                             [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
     parts += [f"<p>{_h(text)}</p>" for text in data["gated_lines"]]
-    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>",
+    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”{_chosen_html(data)}</p>",
               f"<p>Predicted {_h(data['explained']['prediction'])}, decided by: "
               f"{_h(data['explained']['decided_by'])}</p>"]
     return parts
@@ -334,7 +353,7 @@ def _concepts_html(data, images) -> list[str]:
                         + _h(", ".join(c["probe_top_words"])) + "</div>")
         parts.append(f"<div class='concept'><b>{c['index']}. {_h(c['name'])}</b>{phrases}"
                      f"<ul>{items or '<li>no test text scores above 0</li>'}</ul></div>")
-    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”</p>"]
+    parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”{_chosen_html(data)}</p>"]
     if "explanation" in images:
         parts.append(f"<img alt='explanation of one prediction' src='data:image/png;base64,"
                      f"{base64.b64encode(images['explanation']).decode()}'>")
