@@ -27,28 +27,30 @@ def _metric_lines(m) -> list[tuple[str, str]]:
             ("RMSE", shown("rmse")), ("target mean ± sd", f"{m['target_mean']:.3f} ± {m['target_std']:.3f}")]
 
 
+def _balance_lines(summary, prefix: str = "") -> list[tuple[str, str]]:
+    """A training summary's class balance (or target range), its rows' names after ``prefix``."""
+    lines = []
+    if summary.get("classes"):
+        lines.append((f"{prefix}class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
+                                                          for c in summary["classes"])))
+    if summary.get("target"):
+        t = summary["target"]
+        lines.append((f"{prefix}target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
+    return lines
+
+
 def _training_lines(training) -> list[tuple[str, str]]:
     if not training:
         return [("training data", "not recorded (a model fitted before nlmodels recorded it)")]
     lines = [("training texts", str(training.get("n_texts"))), ("fitted at", str(training.get("date")))]
-    if training.get("classes"):
-        lines.append(("class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                 for c in training["classes"])))
-    if training.get("target"):
-        t = training["target"]
-        lines.append(("target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
+    lines += _balance_lines(training)
     if training.get("mean_chars") is not None:
         lines.append(("mean text length", f"{training['mean_chars']:.0f} characters"))
     refit = training.get("head_refitted_on")
     if refit:   # refit_head on other texts: the weights and the concepts' evidence come from these
         lines.append(("head refitted on", f"{refit['n_texts']} texts ({refit['date']}); the weights and each "
                                           "concept's 'fires for' counts come from them, the concepts from the texts above"))
-        if refit.get("classes"):
-            lines.append(("their class balance", ", ".join(f"{c['label']}: {c['count']} ({c['share']:.1%})"
-                                                           for c in refit["classes"])))
-        if refit.get("target"):
-            t = refit["target"]
-            lines.append(("their target", f"min {t['min']:.3g}, mean {t['mean']:.3g}, max {t['max']:.3g}"))
+        lines += _balance_lines(refit, "their ")
     return lines
 
 
