@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .._codec import counted
-from ..concepts import quoted_lines
+from ..concepts import unshown_lines
 from ._common import (MODELS, UsageError, _check_out, _existing, _fit_params, _fitted_summary, _in_chunks,
                       _labels, _load_model, _read_table, _say, _texts)
 
@@ -212,10 +212,8 @@ def cmd_explain(args) -> int:
 def _print_unshown(record: dict, intro: str) -> None:
     """Under an explanation, the phrases its concepts read that their names leave out ("and 38
     more"): a concept that decided may have fired on one of them alone."""
-    if record.get("unshown_phrases"):
-        print(intro)
-        for name, hidden in record["unshown_phrases"].items():
-            print("\n".join(quoted_lines(f"  {name}: ", hidden)))
+    for line in unshown_lines(intro, record.get("unshown_phrases") or {}):
+        print(line)
 
 
 def cmd_report(args) -> int:

@@ -1,6 +1,7 @@
 """Concepts: the record, where concepts come from (proposers) and how texts are scored (measurers)."""
 
-from .concept import Concept, describe_phrases, describe_prototype, describe_word_prototype, quoted_lines, unshown_phrases
+from .concept import (Concept, describe_phrases, describe_prototype, describe_word_prototype, quoted_lines, unshown_lines,
+                      unshown_phrases)
 from .measurers import PHRASE_WORDS, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, check_phrases, fit_probes, phrase_matches
 from .proposers import (LLMProposer, PhraseProposer, PrototypeProposer, WordPrototypeProposer, class_bins,
                         merge_near_duplicates)
@@ -26,5 +27,6 @@ __all__ = [
     "merge_near_duplicates",
     "phrase_matches",
     "quoted_lines",
+    "unshown_lines",
     "unshown_phrases",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from .._codec import label_text
 
-__all__ = ["Concept", "quoted_lines", "unshown_phrases"]
+__all__ = ["Concept", "quoted_lines", "unshown_lines", "unshown_phrases"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,13 @@ def quoted_lines(prefix: str, phrases, width: int | None = 120, indent: str = " 
     held = ", ".join(f"'{p.translate(_HELD)}'" for p in phrases)
     return [line.translate(_RESTORED) for line in textwrap.wrap(
         held, width, initial_indent=prefix, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)]
+
+
+def unshown_lines(intro: str, listed: dict, width: int | None = 120) -> list[str]:
+    """``intro``, then per concept name in ``listed`` its phrases (``quoted_lines``); none where
+    ``listed`` is empty. The block under a printed model or an explanation."""
+    lines = [line for name, hidden in listed.items() for line in quoted_lines(f"  {name}: ", hidden, width)]
+    return [intro] + lines if lines else []
 
 
 def describe_prototype(label, examples, limit: int = 2, max_chars: int = 60) -> str:

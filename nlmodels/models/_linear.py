@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from .._codec import label_text
 from .._validation import check_texts, check_texts_labels
+from ..concepts import unshown_lines
 from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts.fidelity import spans_gate, wilson_interval
 from ..embed import SentenceTransformerEmbedder
@@ -351,12 +352,14 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             lines.append((total, self._direction(row, total) if total else "no weight", name, self._evidence(k, w, row), k))
         return sorted(lines, key=lambda t: -abs(t[0]))
 
-    def _notes(self, rows, width: int | None = 120) -> list[str]:
-        """The lines under a printed linear model, in order: the phrases the weighted concepts read that
-        their names leave out, the concepts never weighted for failing their gate, the weighted signals
-        measured on few texts, the training texts without a chat answer."""
-        weighted = [k for row in rows for w, *_, k in self._weights_table(row) if w != 0]   # in printed order
-        phrases = self._phrase_lines(weighted, "phrases the weighted concepts read that their names do not show:", width)
+    def _notes(self, tables, width: int | None = 120) -> list[str]:
+        """The lines under a printed linear model (``tables``: its rows' ``_weights_table``), in order:
+        the phrases the weighted concepts read that their names leave out, the concepts never weighted
+        for failing their gate, the weighted signals measured on few texts, the training texts without
+        a chat answer."""
+        weighted = [k for table in tables for w, *_, k in table if w != 0]   # in printed order
+        phrases = unshown_lines("phrases the weighted concepts read that their names do not show:",
+                                self._unshown_phrases(weighted), width)
         return phrases + self._gated_lines() + self._uncertain_lines() + self._unanswered_line()
 
     def _gated_lines(self, limit: int = 10) -> list[str]:
@@ -409,29 +412,30 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
     def _format(self, rows, header, row_titles, html_out=False):
         surrogate = self._surrogate_line()
         header = f"{header}\n{surrogate}" if surrogate else header
+        tables = [self._weights_table(row) for row in rows]
         if html_out:
             parts = [f"<div><b>{html.escape(header)}</b>"]
-            for row, title in zip(rows, row_titles):
+            for row, title, table in zip(rows, row_titles, tables):
                 parts.append(f"<p>{html.escape(title)} — intercept {self.intercept_[row]:+.3f}</p><table>")
-                for w, direction, name, evidence, _ in self._weights_table(row):
+                for w, direction, name, evidence, _ in table:
                     if w != 0:
                         parts.append(f"<tr><td style='text-align:right'>{w:+.3f}</td><td>{html.escape(direction)}</td>"
                                      f"<td>{html.escape(name)}<br><small>{html.escape(evidence)}</small></td></tr>")
                 parts.append("</table>")
-            notes = self._notes(rows, width=None)   # one line per concept: the page wraps it
+            notes = self._notes(tables, width=None)   # one line per concept: the page wraps it
             if notes:
                 parts.append("<p><small>" + "<br>".join(html.escape(g) for g in notes) + "</small></p>")
             return "".join(parts) + "</div>"
         out = [header]
-        for row, title in zip(rows, row_titles):
+        for row, title, table in zip(rows, row_titles, tables):
             out.append(f"{title}\n  {self.intercept_[row]:+8.3f}  intercept")
-            for w, direction, name, evidence, _ in self._weights_table(row):
+            for w, direction, name, evidence, _ in table:
                 if w == 0 and len(rows) > 1:
                     continue  # multiclass: a concept weighted for another class only
                 out.append(f"  {w:+8.3f}  {direction}: {name}\n            {evidence}")
         if not self.concepts_:
             out.append("  no concept carries weight: every prediction is the intercept alone")
-        out += self._notes(rows)
+        out += self._notes(tables)
         return "\n".join(out)
 
     # ------------------------------------------------------------------ audit: export, card, plots, edits

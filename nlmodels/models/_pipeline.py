@@ -22,7 +22,7 @@ from .._validation import check_texts, outside_stacklevel
 from ..concepts.fidelity import describe as describe_fidelity
 from ..concepts import (Concept, DistillMeasurer, EmbeddingMeasurer, LLMMeasurer, LLMProposer,
                         PhraseProposer, PrototypeProposer, WordPrototypeProposer, check_phrases, class_bins,
-                        quoted_lines, unshown_phrases)
+                        unshown_phrases)
 from ..embed import SentenceTransformerEmbedder
 from ..llm import MissingAnswerWarning
 from ._contract import TextEstimatorMixin
@@ -275,12 +275,6 @@ class ConceptPipeline(TextEstimatorMixin):
             if hidden:
                 listed[names[k]] = hidden
         return listed
-
-    def _phrase_lines(self, ks, intro: str, width: int | None = 120) -> list[str]:
-        """``_unshown_phrases(ks)`` as printed under a model: ``intro``, then a (wrapped) line per concept."""
-        lines = [line for name, hidden in self._unshown_phrases(ks).items()
-                 for line in quoted_lines(f"  {name}: ", hidden, width)]
-        return [intro] + lines if lines else []
 
     def _fill_missing(self, F):
         """Replace missing scores (failed chat calls) by each column's training mean (``fill_values_``)."""

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._codec import counted, encode_array, label_text, plain, plain_label
 from .._validation import check_texts_labels
-from ..concepts import RuleProposer
+from ..concepts import RuleProposer, unshown_lines
 from ..concepts.fidelity import wilson_interval
 from ._contract import CONCEPT_PIPELINE, non_negative_int
 from ._document import to_json
@@ -198,8 +198,8 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
     def _notes(self) -> list[str]:
         """The lines under a printed rule list or tree, in order: the phrases its names leave out, what its
         precision counts, the signals never tested, the training texts without a chat answer."""
-        phrases = self._phrase_lines([c.concept for c in self._conditions()],   # in the order the conditions print
-                                     "phrases the conditions read that the concepts' names do not show:")
+        phrases = unshown_lines("phrases the conditions read that the concepts' names do not show:",
+                                self._unshown_phrases([c.concept for c in self._conditions()]))   # in printed order
         return phrases + self._precision_line() + self._gated_line() + self._unanswered_line()
 
     @property

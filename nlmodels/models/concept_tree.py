@@ -177,34 +177,30 @@ coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassi
         """Each split, as the condition that sends a text right."""
         return [self._condition(node, True) for node in np.flatnonzero(self.node_column_ >= 0)]
 
-    def paths(self) -> dict[int, str]:
-        """Each leaf's path from the root, as conditions joined by AND, each printed as in ``str``
-        (with how its measurement was checked); leaves in printed order (a split's IF side first)."""
-        names, checks = self.concept_names(), self._checks()
-        out: dict[int, str] = {}
+    def _path_conditions(self) -> dict[int, list[Condition]]:
+        """Each leaf's conditions from the root down; leaves in printed order (a split's IF side first)."""
+        out: dict[int, list[Condition]] = {}
 
-        def walk(node, parts):
+        def walk(node, conditions):
             if self.node_column_[node] < 0:
-                out[node] = " AND ".join(parts) or "(root)"
+                out[node] = conditions
                 return
-            walk(self.node_right_[node], parts + [self._condition(node, True).describe(names, checks)])
-            walk(self.node_left_[node], parts + [self._condition(node, False).describe(names, checks)])
+            walk(self.node_right_[node], conditions + [self._condition(node, True)])
+            walk(self.node_left_[node], conditions + [self._condition(node, False)])
 
         walk(0, [])
         return out
 
+    def paths(self) -> dict[int, str]:
+        """Each leaf's path from the root, as conditions joined by AND, each printed as in ``str``
+        (with how its measurement was checked); leaves in printed order (a split's IF side first)."""
+        names, checks = self.concept_names(), self._checks()
+        return {leaf: " AND ".join(c.describe(names, checks) for c in conditions) or "(root)"
+                for leaf, conditions in self._path_conditions().items()}
+
     def _deciding_concepts(self, leaf: int) -> list[int]:
         """The concepts the splits on the path to ``leaf`` (a node id) test, from the root down."""
-        def walk(node, tested):
-            if node == leaf:
-                return tested
-            if self.node_column_[node] < 0:
-                return None
-            concept = int(self.node_column_[node]) // self.n_signals_
-            return (walk(self.node_right_[node], tested + [concept])
-                    or walk(self.node_left_[node], tested + [concept]))
-
-        return walk(0, []) or []
+        return [c.concept for c in self._path_conditions()[leaf]]
 
     def _decisions(self):   # the leaves in printed order: each split's IF side before its ELSE side
         return [(path, self.classes_[int(np.argmax(self.node_counts_[n]))], self.node_counts_[n])
