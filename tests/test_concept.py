@@ -85,6 +85,51 @@ def test_every_phrase_a_weighted_concept_reads_is_printed(fault_server):
     assert intro not in str(chat) and "'charming'" not in str(chat)
 
 
+def test_a_chat_model_is_asked_every_phrase_of_a_mined_name_and_the_model_lists_them(fault_server, tmp_path):
+    """A mined name shows five phrases and counts the rest ("... 'superb' and 3 more"). A chat model
+    asked that question never sees the other three, so it could not answer about them: it is asked
+    with every phrase, and the printed model lists the ones its name leaves out."""
+    import json
+    from nlmodels import ChatModel
+    from nlmodels.concepts import LLMMeasurer, describe_phrases
+    from faults import HashEmbedder
+
+    def answer(messages, body):   # yes when the text holds a phrase the question quotes
+        prompt = messages[-1]["content"]
+        found = re.search(r"<text>(.*?)</text>", prompt, re.S)
+        if found is None:
+            return messages[-2]["content"]
+        asked = re.findall(r"^\d+\. (.*)$", prompt, re.M)
+        return json.dumps({"answers": ["yes" if any(p in found.group(1) for p in re.findall(r"'([^']+)'", q))
+                                       else "no" for q in asked]})
+
+    server = fault_server(answer)
+    llm = ChatModel("fake", base_url=server.base_url, progress=False)
+    praise = Concept(describe_phrases(GOOD), tuple(GOOD), "data")
+    assert praise.text.endswith("'superb' and 3 more")
+    measurer = LLMMeasurer(llm).fit(None, None, [praise])
+    scores = measurer.transform(["a charming little film", "a dull film"], None)   # 'charming' is past the five
+    assert scores.tolist() == [[1.0], [0.0]]
+    asked = [p for body in server.answered() for p in re.findall(r"^\d+\. (.*)$", body["messages"][-1]["content"], re.M)]
+    assert asked and all(q == describe_phrases(GOOD, len(GOOD)) and "more" not in q for q in asked)
+
+    texts, labels = reviews(80)
+    chat = ConceptClassifier(llm=llm, embedder=HashEmbedder(progress=False), measure="llm", proposer="phrases",
+                             max_concepts=4, concepts=[praise]).fit(texts, labels)   # mined names, answered
+    k, S = chat.concepts_.index(praise), chat.n_signals_
+    assert chat.coef_[0, k * S:(k + 1) * S].sum() > 0
+    entries = listed_entries(str(chat), "phrases the weighted concepts read that their names do not show:")
+    assert f"  {chat.concept_names()[k]}: " + ", ".join(f"'{p}'" for p in GOOD[5:]) in entries
+    weighted = [j for j in range(len(chat.concepts_)) if chat.coef_[0, j * S:(j + 1) * S].any()]
+    assert len(entries) == sum(len(chat.concepts_[j].phrases) > 5 for j in weighted)
+    state = json.loads(chat.to_json())["measurer"]   # the export says what was asked
+    asked_for = dict(zip([c["text"] for c in state["asked_concepts"]], state["questions"]))
+    assert asked_for[praise.text] == describe_phrases(GOOD, len(GOOD))
+    import nlmodels
+    again = nlmodels.load(chat.to_json(tmp_path / "chat.json"), llm=llm, embedder=chat.embedder_)
+    np.testing.assert_array_equal(again.predict(texts[:10]), chat.predict(texts[:10]))
+
+
 def test_phrase_lists_wrap_between_phrases_and_a_persons_wording_lists_them_all(fault_server):
     from nlmodels import ChatModel
     from nlmodels.concepts import check_phrases, describe_phrases, quoted_lines, unshown_phrases

@@ -8,7 +8,7 @@ from typing import Any
 
 from .._codec import label_text
 
-__all__ = ["Concept", "quoted_lines", "unshown_lines", "unshown_phrases"]
+__all__ = ["Concept", "asked_text", "quoted_lines", "unshown_lines", "unshown_phrases"]
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,25 @@ def describe_phrases(phrases, limit: int = 5) -> str:
     return "mentions something like: " + ", ".join(f"'{p}'" for p in phrases[:limit]) + more
 
 
-def unshown_phrases(text: str, phrases, limit: int = 5) -> list[str]:
+def unshown_phrases(text: str, phrases, limit: int = 5, matched: bool = True) -> list[str]:
     """The phrases a concept reads that its text does not show: past the first ``limit`` where the
-    text is the mined form (``describe_phrases``: "... and 8 more"), all of them for any other text
-    (a question, or a person's wording, which may quote a phrase only to exclude it). Where phrases
-    are matched, a reader must see these beside the name."""
+    text is the mined form (``describe_phrases``: "... and 8 more"); for any other text (a question,
+    or a person's wording, which may quote a phrase only to exclude it) all of them where phrases
+    are ``matched`` (embedding measurement), none where a chat model reads the question alone
+    (``asked_text``). A reader must see these beside the name."""
     phrases = list(phrases)
-    return phrases[limit:] if text == describe_phrases(phrases, limit) else phrases
+    if text == describe_phrases(phrases, limit):
+        return phrases[limit:]
+    return phrases if matched else []
+
+
+def asked_text(concept: "Concept", limit: int = 5) -> str:
+    """What a chat model is asked about ``concept``: its text, except a mined concept's, which shows
+    ``limit`` phrases and counts the rest ("... and 3 more"); that one is asked with every phrase,
+    since a model cannot answer about phrases it is never shown."""
+    if concept.text == describe_phrases(concept.phrases, limit) and len(concept.phrases) > limit:
+        return describe_phrases(concept.phrases, len(concept.phrases))
+    return concept.text
 
 
 # textwrap breaks lines at these characters only; a phrase's own are held as private-use

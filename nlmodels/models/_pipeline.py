@@ -263,15 +263,15 @@ class ConceptPipeline(TextEstimatorMixin):
 
     def _unshown_phrases(self, ks) -> dict[str, list[str]]:
         """Per concept ``ks`` names (in that order, by its printed name), the phrases it reads that its
-        name does not show. Only where phrases are matched (``measure_ == "embedding"``: a
-        ``mentions`` signal fires on any of them and the ``similar`` probe learned from all of them);
-        a chat model's answer, or a probe distilled from it, reads the question alone."""
-        if getattr(self, "measure_", None) != "embedding":
-            return {}
+        name does not show. Where phrases are matched (``measure_ == "embedding"``: a ``mentions``
+        signal fires on any of them and the ``similar`` probe learned from all of them), every one
+        the name leaves out; where a chat model answers (or a probe distilled from its answers), the
+        question alone is read, which lists every phrase of a mined name ("... and 3 more")."""
+        matched = getattr(self, "measure_", None) == "embedding"
         names = self.concept_names()
         listed = {}
         for k in dict.fromkeys(ks):
-            hidden = unshown_phrases(self.concepts_[k].text, self.concepts_[k].phrases)
+            hidden = unshown_phrases(self.concepts_[k].text, self.concepts_[k].phrases, matched=matched)
             if hidden:
                 listed[names[k]] = hidden
         return listed

@@ -10,7 +10,7 @@ import pydantic
 from ..._codec import decode_array, encode_array, plain
 from ...llm import ChatModel
 from .. import fidelity
-from ..concept import Concept
+from ..concept import Concept, asked_text
 from ..proposers import DATA_NOTICE, quote_text
 
 __all__ = ["LLMMeasurer", "chat_model_for"]
@@ -112,7 +112,8 @@ class LLMMeasurer:
     def to_state(self) -> dict:
         return {"type": "llm", "signals": list(self.signals), "max_chars": self.max_chars, "on_error": self.on_error,
                 "recheck": self.recheck, "random_state": plain(self.random_state),
-                "asked_concepts": [plain(c.to_dict()) for c in self.concepts_], "keep": encode_array(self.keep_),
+                "asked_concepts": [plain(c.to_dict()) for c in self.concepts_],
+                "questions": [asked_text(c) for c in self.concepts_], "keep": encode_array(self.keep_),
                 "fidelity": plain(self.fidelity_)}
 
     @classmethod
@@ -134,7 +135,7 @@ class LLMMeasurer:
 
     def prompt(self, text: str, order=None) -> str:
         order = range(len(self.concepts_)) if order is None else order
-        questions = "\n".join(f"{i + 1}. {self.concepts_[k].text}" for i, k in enumerate(order))
+        questions = "\n".join(f"{i + 1}. {asked_text(self.concepts_[k])}" for i, k in enumerate(order))
         return (
             f"<text>{quote_text(text[: self.max_chars])}</text>\n\n"
             f"Answer each question about the text above with yes or no, in order:\n{questions}\n\n"
