@@ -183,6 +183,7 @@ def test_the_chat_model_reads_the_first_max_chars_and_the_model_says_so(fresh_ca
     assert said in model.measurer_.describe()
     card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
     assert said in card and f"The chat model reads the first {MAX_CHARS:,} characters of each text" in card
+    assert "The embedder reads" not in card   # no score here reads an embedding: no limit of the embedder's applies
     # the card's usage is its own: training texts come from the cache, a new text costs calls
     calls = server.count()
     usage = card_data(model, texts[:4], labels[:4])["usage"]
@@ -190,3 +191,8 @@ def test_the_chat_model_reads_the_first_max_chars_and_the_model_says_so(fresh_ca
     usage = card_data(model, texts[:4] + ["A new text, never seen."], list(labels[:5]))["usage"]
     assert usage["card"]["calls"] == server.count() - calls > 0
     assert usage["fit"] == model.training_["chat_usage"]
+    # a card's prices cost that card only: the model's record, and a later card without prices, have no cost
+    recorded = json.dumps(model.training_["chat_usage"], sort_keys=True)
+    priced = card_data(model, texts[:4], labels[:4], prices={"prompt": 1000, "completion": 1000})["usage"]
+    assert priced["fit"]["cost_usd"] > 0 and json.dumps(model.training_["chat_usage"], sort_keys=True) == recorded
+    assert "cost_usd" not in card_data(model, texts[:4], labels[:4])["usage"]["fit"] and "cost_usd" not in model.to_json()

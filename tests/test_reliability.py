@@ -144,6 +144,9 @@ def test_permanent_failures_are_reported_by_row_or_scored_missing(fresh_cache, f
     assert f"| test texts without a usable chat answer | {len(PERMANENT)} (scored with the training means" in card
     assert (f"The chat model gave no usable answer for {len(PERMANENT)} of 24 test texts (on_error='missing'): "
             "their missing scores are the training means, so their predictions, and the metrics above") in card
+    with pytest.warns(MissingAnswerWarning):   # the card asks each test text once: its counts are of these texts
+        usage = card_data(model, texts, labels)["usage"]["card"]
+    assert usage["failures"] + usage["unparsed"] == len(PERMANENT)   # one failure per text without an answer
     with warnings.catch_warnings():
         warnings.simplefilter("error")   # answered test texts: no such line, no warning
         data = card_data(model, [texts[i] for i in good], labels[good])

@@ -7,6 +7,7 @@ a rule list, a tree) or none (the transformer).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import warnings
@@ -237,6 +238,26 @@ class ConceptPipeline(TextEstimatorMixin):
         else:
             p_true = softmax(scores, axis=1)[np.arange(len(y)), np.searchsorted(classes, y)]
         return np.argsort(p_true)[:50]
+
+    @contextlib.contextmanager
+    def _measured_once(self):
+        """Within it, texts already measured are not measured again: ``_measure`` of the same texts
+        returns the first scores (a model card measures its test texts for the metrics, then for its
+        sections: a chat model is asked once, and its failures are said and counted once)."""
+        memo, measure = {}, self._measure   # text -> its row of scores
+
+        def once(X):
+            texts = check_texts(X)
+            new = texts if not memo else [t for t in dict.fromkeys(texts) if t not in memo]
+            if new:
+                memo.update(zip(new, measure(new)))
+            return np.array([memo[t] for t in texts])
+
+        self._measure = once
+        try:
+            yield self
+        finally:
+            del self._measure
 
     def _measure(self, X):
         texts = check_texts(X)

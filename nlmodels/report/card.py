@@ -192,7 +192,7 @@ def _limitations(model, metrics, concepts, extra, rules=None, unanswered: int = 
         items.append("Scores depend on the chat model's answers: another model, model version or server gives "
                      "other answers and so other predictions. Answers are cached: the same text and settings "
                      "always get the same answer here.")
-    if name == "DistillMeasurer":
+    if name == "DistillMeasurer" and _embedding_scores(model):
         items.append("Probes learned the chat model's answers from a sample of training texts; on texts unlike "
                      "them the probes can disagree with what the chat model would answer.")
     silent = [c["name"] for c in concepts if c["fires"] == 0]
@@ -216,6 +216,19 @@ def _limitations(model, metrics, concepts, extra, rules=None, unanswered: int = 
     return items
 
 
+def _embedding_scores(model) -> bool:
+    """Does a text's embedding set a score the model uses (an embedding measurement, or a distilled
+    probe)? Not where a chat model answers every concept kept (``measure="llm"``, or ``gated="llm"``
+    with every probe failed)."""
+    m = model.measurer_
+    name = type(m).__name__
+    if name == "LLMMeasurer":
+        return False
+    if name == "DistillMeasurer":
+        return not bool(np.all(m.answered_by_llm_))
+    return True
+
+
 def _length_limits(model) -> list[str]:
     """What of a long text is read: the cut every text gets, and what the measurer and embedder read."""
     from ..concepts.measurers.llm import MAX_CHARS
@@ -229,9 +242,10 @@ def _length_limits(model) -> list[str]:
                      "holds only later in a longer text is not seen.")
     if name == "DistillMeasurer":
         items.append(f"The chat model answered from the first {MAX_CHARS:,} characters of each text it was asked "
-                     "about; the probes read the text's embedding.")
+                     "about" + ("; the probes read the text's embedding." if _embedding_scores(model) else "."))
     embedder = getattr(model, "embedder_", None)
-    long_texts = getattr(embedder, "long_texts", None)
+    # a chat model's answer reads no embedding: only where an embedding scores a weighted concept
+    long_texts = getattr(embedder, "long_texts", None) if _embedding_scores(model) else None
     if long_texts in ("chunks", "truncate"):
         window = getattr(embedder, "window", None)
         pieces = f"{window} word pieces" if window else "its window"
@@ -290,18 +304,16 @@ def card_data(model, X, y, *, n_examples: int = 3, prices: dict | None = None, l
     texts, y = check_texts_labels(X, y, regression=model._regression, min_classes=1)
     llm = getattr(model, "llm", None)
     before = _usage(llm)
-    with warnings.catch_warnings(record=True) as caught:   # the first measurement of the test texts
-        warnings.simplefilter("always")
-        if model._regression:
-            predicted, metrics = _regression_metrics(model, texts, y)
-        else:
-            predicted, metrics = _classification_metrics(model, texts, y)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    unanswered = sorted({r for w in caught if isinstance(w.message, MissingAnswerWarning) for r in w.message.rows})
-    with warnings.catch_warnings():
-        if unanswered:   # said once above: the card measures the same texts again below
-            warnings.simplefilter("ignore", MissingAnswerWarning)
+    with model._measured_once():   # the test texts are measured (and a chat model asked) once
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if model._regression:
+                predicted, metrics = _regression_metrics(model, texts, y)
+            else:
+                predicted, metrics = _classification_metrics(model, texts, y)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        unanswered = sorted({r for w in caught if isinstance(w.message, MissingAnswerWarning) for r in w.message.rows})
         return _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, n_examples=n_examples,
                           prices=prices, limitations=limitations, title=title, explain_text=explain_text)
 
@@ -344,7 +356,8 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
     usage = None
     if llm is not None:
         usage = {"chat_model": chat_model_record(llm),
-                 "fit": (getattr(model, "training_", None) or {}).get("chat_usage"),
+                 # a copy: the cost added below is this card's, never the model's record
+                 "fit": copy.deepcopy((getattr(model, "training_", None) or {}).get("chat_usage")),
                  "card": (after - before).as_dict()}
         if prices:
             for part in ("fit", "card"):
