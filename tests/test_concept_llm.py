@@ -184,6 +184,8 @@ def test_the_chat_model_reads_the_first_max_chars_and_the_model_says_so(fresh_ca
     card = Path(model.report(texts, labels, tmp_path / "card.md", plots=False)).read_text()
     assert said in card and f"The chat model reads the first {MAX_CHARS:,} characters of each text" in card
     assert "The embedder reads" not in card   # no score here reads an embedding: no limit of the embedder's applies
+    assert "| answer | the chat model's answer | none: the answer defines it (not checked) |" in card
+    assert "| passed |" not in card and "checked on held-out texts" not in card.split("### Fidelity")[1].split("\n")[0]
     # the card's usage is its own: training texts come from the cache, a new text costs calls
     calls = server.count()
     usage = card_data(model, texts[:4], labels[:4])["usage"]

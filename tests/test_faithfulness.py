@@ -21,6 +21,7 @@ from nlmodels.cli._commands import _rule_explanation
 from nlmodels.concepts import fidelity, phrase_matches
 from nlmodels.concepts.fidelity import AGREEMENT_GATE, AUC_GATE, MARGIN_GATE
 from nlmodels.data import load_sms_spam_sample
+from nlmodels.report import card_data
 
 needs_answers = pytest.mark.skipif(not answers_available(), reason="shared/llm_answers is not beside the checkout")
 
@@ -308,6 +309,12 @@ def test_distill_with_gated_llm_asks_only_the_gated_questions_at_predict(answers
     for concept, chat in zip(model.concepts_, by_llm):
         assert (concept.text in asked) == bool(chat)
     assert contradictions(model, texts, y, _recorded_association("sst2", model, texts, y)) == []
+    # the card says each asked concept's probe failed, and that the answer itself was not checked
+    rows = card_data(model, test_texts, split("sst2", "test")[1][:15])["fidelity"]
+    asked_rows = [r for r in rows if "its distilled probe agreed" in r["fidelity"]]
+    assert len(asked_rows) == int(by_llm.sum()) and all(r["gate"].startswith("none: the answer defines it")
+                                                        for r in asked_rows)
+    assert all(r["gate"] == "passed" for r in rows if r not in asked_rows)   # the probes that carry weight
 
 
 @needs_answers
@@ -319,6 +326,7 @@ def test_recheck_asks_a_sample_again_in_another_order_and_reports_consistency(an
     table = model.fidelity_
     assert (table.metric == "consistency").all() and (table.n_texts == 12).all()
     assert (table.fidelity == 1.0).all()              # a table answers the same whatever the order
+    assert "asked again on 12 training texts: agrees 1.00" in str(model)   # training texts, not held-out ones
 
 
 def test_unknown_texts_get_a_404_never_an_invented_answer(answers):

@@ -170,7 +170,7 @@ def test_each_rule_is_measured_on_held_out_texts_and_carded(make, spam, tmp_path
     for row in table.itertuples():
         cell = "–" if not row.texts else f"{row.precision:.3f} ({row.interval[0]:.2f}–{row.interval[1]:.2f})"
         assert f"| {row.texts} | {cell} |" in text
-    for heading in ("## Rules", "Fidelity: each measurement checked on held-out texts", "## Limitations",
+    for heading in ("## Rules", "Fidelity: how each measurement was checked", "## Limitations",
                     "## The model as printed", "decided by:"):
         assert heading in text, heading
     assert "the printed training precision overstates it" in text and "<h2>Rules</h2>" in page

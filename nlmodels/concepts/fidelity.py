@@ -169,6 +169,10 @@ def describe(rec: FidelityRecord) -> str:
     if metric == "exact":
         return "exact"
     if metric == "defined":
+        probe = rec.get("probe_fidelity")
+        if probe is not None and np.isfinite(probe):   # gated="llm": its distilled probe failed, so it is asked
+            return (f"the chat model's answer (its distilled probe agreed {probe:.2f} held-out, majority "
+                    f"{rec['probe_baseline']:.2f}: failed, so the chat model is asked)")
         return "the chat model's answer"
     if metric == "unverified":
         return "unverified"
@@ -179,7 +183,7 @@ def describe(rec: FidelityRecord) -> str:
         return f"AUC {shown} held-out" + _interval_note(rec)
     if metric == "agreement":
         return f"agrees {shown} with the chat model held-out (majority {baseline:.2f})" + _interval_note(rec)
-    return f"asked again: agrees {shown} (chance {baseline:.2f})" + _interval_note(rec)
+    return f"asked again on {rec['n_texts']} training texts: agrees {shown} (chance {baseline:.2f})" + _interval_note(rec)
 
 
 def _gates(rec: FidelityRecord) -> list[float]:

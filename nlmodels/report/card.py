@@ -407,6 +407,10 @@ def _row_titles(model) -> list[str]:
     return [f"weight for {label_text(c)}" for c in model.classes_]
 
 
+#: The gate column of a chat model's answer: it defines the concept, so nothing was checked against it
+_DEFINED = "none: the answer defines it (not checked)"
+
+
 def _fidelity_rows(model) -> list[dict]:
     """Each used concept's measurement, as checked on held-out texts (``model.fidelity_``); for a
     rule model, the concepts its conditions test (not a placeholder kept for the measurer)."""
@@ -416,13 +420,14 @@ def _fidelity_rows(model) -> list[dict]:
     if not _is_rules(model):
         gate = {True: "passed", False: "failed: no weight", None: "unverified"}
         return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),
-                 "gate": gate[r["passed"]]} for r in records if r["metric"] != "absent"]
+                 "gate": _DEFINED if r["metric"] == "defined" else gate[r["passed"]]}
+                for r in records if r["metric"] != "absent"]
     names = model.concept_names()
     conditions = model._conditions()
     tested = {(names[c.concept], c.signal) for c in conditions}
     shown = {names[c.concept] for c in conditions}
     # a failed measurement is never tested, except in a model file written before the gate
-    gate = {True: lambda r: "passed", None: lambda r: "unverified",
+    gate = {True: lambda r: _DEFINED if r["metric"] == "defined" else "passed", None: lambda r: "unverified",
             False: lambda r: "failed, yet tested (a model fitted before the gate)"
             if (r["concept"], r["signal"]) in tested else "failed: never tested"}
     return [{"concept": r["concept"], "signal": r["signal"], "fidelity": describe_fidelity(r),

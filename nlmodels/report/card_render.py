@@ -197,7 +197,7 @@ def _rules_markdown(data) -> list[str]:
         out += ["### Rules the chat model proposed", "", _PROPOSED_INTRO, ""]
         out += _md_table(_PROPOSED_HEADER, _proposed_rows(data))
     if data["fidelity"]:
-        out += ["### Fidelity: each measurement checked on held-out texts", ""]
+        out += ["### Fidelity: how each measurement was checked", "", _FIDELITY_NOTE, ""]
         out += _md_table(["concept", "signal", "fidelity", "gate"],
                          [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
     out += [line for text in data["gated_lines"] for line in (_md(text), "")]
@@ -206,6 +206,9 @@ def _rules_markdown(data) -> list[str]:
     return out
 
 
+_FIDELITY_NOTE = ("A probe or a similarity is checked on held-out texts (AUC, or agreement with the chat model's "
+                  "answers); a phrase match is exact; a chat model's answer defines its concept, so it is not "
+                  "checked (recheck=n asks n training texts again); a written question scored offline is unverified.")
 _FIRES_ON = "the score of the signal that measures what its sentence says (named beside the share)"
 _CONCEPTS_NOTE = ("fires and mentions are shares of the test texts (the evidence lines below count training texts); "
                   "# is the concept's number, its place in model.concepts_ and in the model file from 0, which "
@@ -228,7 +231,7 @@ def _concepts_markdown(data, images) -> list[str]:
                               for c in data["concepts"]])
     out += [f"- **{_md(c['name'])}**: {_md(c['evidence'])}" for c in data["concepts"] if c.get("evidence")] + [""]
     if data["fidelity"]:
-        out += ["### Fidelity: each measurement checked on held-out texts", ""]
+        out += ["### Fidelity: how each measurement was checked", "", _FIDELITY_NOTE, ""]
         out += _md_table(["concept", "signal", "fidelity", "gate"],
                          [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
     if data["gated"]:
@@ -301,7 +304,7 @@ def _rules_html(data) -> list[str]:
         parts += ["<h3>Rules the chat model proposed</h3>", f"<p>{_h(_PROPOSED_INTRO)}</p>",
                   _table(_PROPOSED_HEADER, _proposed_rows(data), numeric=(2, 3))]
     if data["fidelity"]:
-        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
+        parts.append(f"<h3>Fidelity: how each measurement was checked</h3><p class='small'>{_h(_FIDELITY_NOTE)}</p>")
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
                             [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
     parts += [f"<p>{_h(text)}</p>" for text in data["gated_lines"]]
@@ -333,7 +336,7 @@ def _concepts_html(data, images) -> list[str]:
     if evidence:
         parts.append(f"<p class='small'>On the training texts:</p><ul class='small'>{evidence}</ul>")
     if data["fidelity"]:
-        parts.append("<h3>Fidelity: each measurement checked on held-out texts</h3>")
+        parts.append(f"<h3>Fidelity: how each measurement was checked</h3><p class='small'>{_h(_FIDELITY_NOTE)}</p>")
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
                             [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
     if data["gated"]:
