@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nlmodels"
 
 # bottom to top; a module may import from its own layer and the layers before it
 LAYERS = [
-    {"nlmodels._codec", "nlmodels._validation", "nlmodels._version", "nlmodels.data"},
+    {"nlmodels._codec", "nlmodels._validation", "nlmodels._splits", "nlmodels._version", "nlmodels.data"},
     {"nlmodels.llm"},
     {"nlmodels.embed"},
     {"nlmodels.concepts"},

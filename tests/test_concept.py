@@ -305,8 +305,15 @@ def test_the_transformer_outputs_only_faithful_columns_unless_told_to_keep_them(
     assert drop.transform(texts).shape == (60, passed.sum()) and len(drop.get_feature_names_out()) == passed.sum()
     np.testing.assert_array_equal(drop.transform(texts), keep.transform(texts)[:, passed])
     names = keep.get_feature_names_out()
-    assert [n.endswith(" (not faithful)") for n in names] == list(~passed)
-    assert f"{question} [mentions] (not faithful)" in names and not any("not faithful" in n for n in drop.get_feature_names_out())
+    metrics = keep._per_column(lambda r: r["metric"], dtype=object)
+    assert [n.endswith((" (not faithful)", " (not measured: no phrases)")) for n in names] == list(~passed)
+    # the question's mentions finds nothing (always 0), its similar is an unchecked cosine: each named so
+    assert f"{question} [mentions] (not measured: no phrases)" in names and (keep.transform(texts)[:, list(names).index(
+        f"{question} [mentions] (not measured: no phrases)")] == 0).all()
+    assert f"{question} [similar] (unverified)" in names and f"{question} [similar] (unverified)" in \
+        drop.get_feature_names_out() and not any("not faithful" in n for n in drop.get_feature_names_out())
+    assert [n.endswith(" (unverified)") for n in names] == list(metrics == "unverified")
+    assert "are named '(unverified)'" in report.to_dict(drop)["measurement"]
     # the model file says what was done with them, and reads back to the same output
     doc = json.loads(json.dumps(report.to_dict(drop)))
     assert f"the {int((~passed).sum())} measured column(s) that failed their fidelity gate or have nothing to measure" \

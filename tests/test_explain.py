@@ -1,5 +1,6 @@
 """explain_difference and explain_model: statistics, held-out testing, reports, bad input, CLI."""
 
+import html
 import json
 from pathlib import Path
 
@@ -113,6 +114,24 @@ def test_a_phrase_seen_only_in_the_proposal_texts_is_never_confirmed():
     assert row.q_value > 0.05 and abs(row.difference) < 0.1  # ... and not confirmed by the held-out texts
 
 
+def test_the_random_split_puts_every_copy_of_a_text_in_one_part():
+    """A hypothesis proposed from a text and confirmed on its copy is not tested on held-out texts:
+    every later copy goes to the part of its first copy (a group with no repeats is split as before)."""
+    from nlmodels.explain.difference import _check_split
+
+    ham = load_sms_spam_sample().query("label == 'ham'").text.tolist()
+    a, b = ham[:60] * 3, ham[100:160]
+    test_a, test_b = _check_split(None, a, b, 0.5, 0)
+    held, proposed = {t for t, m in zip(a, test_a) if m}, {t for t, m in zip(a, test_a) if not m}
+    assert len(set(a)) == 60 and not held & proposed and len(held) + len(proposed) == 60
+    assert (test_a == np.tile(test_a[:60], 3)).all()   # each copy where its first copy is
+    rng = np.random.RandomState(0)
+    rng.permutation(180)   # group A's draw comes first
+    expected = np.zeros(60, bool)
+    expected[rng.permutation(60)[:30]] = True
+    assert len(set(b)) == 60 and (test_b == expected).all()
+
+
 def test_a_persons_hypotheses_are_always_tested():
     ham = load_sms_spam_sample().query("label == 'ham'").text.tolist()[:300]
     a = [f"{t} see you at the gym" if i % 2 else t for i, t in enumerate(ham[:150])]
@@ -211,7 +230,10 @@ def test_null_split_confirms_nothing():
     (lambda e: explain_difference([], ["x"] * 8, embedder=e), ValueError, "texts_a is empty"),
     (lambda e: explain_difference(["x y"] * 8, ["a", "b", 3, "d"], embedder=e), TypeError, "texts_b .*row 2"),
     (lambda e: explain_difference(["x y"] * 8, ["a", "b", None, "d"], embedder=e), ValueError, "texts_b .*row 2"),
-    (lambda e: explain_difference(["x y"] * 8, ["a b"] * 3, embedder=e), ValueError, "proposal part of texts_b has 1 text"),
+    (lambda e: explain_difference(["x y", "z w"] * 4, ["a b", "c d", "e f"], embedder=e), ValueError,
+     "proposal part of texts_b has 1 text"),
+    (lambda e: explain_difference(["x y"] * 8, ["a b", "c d", "e f", "g h"], embedder=e), ValueError,
+     r"part of texts_a has 0 text\(s\) \(its 8 texts are 1 distinct text"),
     (lambda e: explain_difference(["x y"] * 8, ["a b"] * 8, split=(np.ones(7, bool), np.ones(8, bool)), embedder=e),
      ValueError, r"split\[0\] has 7 values but texts_a has 8"),
     (lambda e: explain_difference(["x y"] * 8, ["a b"] * 8, test_size=1.5, embedder=e), ValueError, "test_size"),
@@ -270,8 +292,10 @@ def test_surrogate_of_labels_agrees_and_explains_exactly(explained):
     assert isinstance(result.surrogate, ConceptClassifier) and result.kind == "labels"
     assert len(result.surrogate.concepts_) <= 6
     f = result.fidelity
-    assert f["n_test"] == 60 and f["n_train"] == 180 and f["agreement"] >= 0.9
+    assert f["n_test"] + f["n_train"] == 240 and 50 <= f["n_test"] <= 70 and f["agreement"] >= 0.9
     test_texts = [texts[i] for i in result.split["test_rows"]]
+    train_texts = {texts[i] for i in result.split["train_rows"]}
+    assert len(set(texts)) == 186 and not train_texts & set(test_texts)   # 54 repeats, none on both sides
     differ = result.surrogate.predict(test_texts) != keyword_model(test_texts)
     assert f["agreement"] == pytest.approx(1 - differ.mean())
     assert sorted(result.disagreements.text) == sorted(np.array(test_texts)[differ])
@@ -285,7 +309,47 @@ def test_surrogate_of_labels_agrees_and_explains_exactly(explained):
     assert f["constant_agreement"] == pytest.approx(np.mean(keyword_model(test_texts) == labels[np.argmax(counts)]))
     said = f"held-out texts; a constant answer (its most common training output) agrees on {f['constant_agreement']:.3f}"
     assert said in str(result.surrogate).splitlines()[1]
-    assert f"(surrogate fitted on 180){said[len('held-out texts'):]}" in result._fidelity_text()
+    assert f"(surrogate fitted on {f['n_train']}){said[len('held-out texts'):]}" in result._fidelity_text()
+
+
+def test_a_held_out_text_never_has_a_copy_among_the_fitted_ones():
+    """A copy of a held-out text among the texts a surrogate was fitted on makes "held-out" untrue:
+    each later copy goes to the side of its first copy. Without repeats, the split is the rows' own."""
+    from sklearn.model_selection import train_test_split
+
+    texts, _ = reviews(40, seed=3)
+    distinct = list(dict.fromkeys(texts))
+    doubled = distinct + distinct[::-1]   # every text twice
+    result = explain_model(keyword_model, doubled, max_concepts=4)
+    train = {doubled[i] for i in result.split["train_rows"]}
+    test = {doubled[i] for i in result.split["test_rows"]}
+    assert not train & test and len(train | test) == len(distinct)
+    assert result.fidelity["n_test"] == 2 * len(test) and result.fidelity["n_train"] == 2 * len(train)
+    expected = train_test_split(np.arange(len(doubled)), test_size=0.25, random_state=0, stratify=keyword_model(doubled))[1]
+    assert {doubled[i] for i in expected if i < len(distinct)} <= test   # the first copies drawn for the test side
+    single = explain_model(keyword_model, distinct, max_concepts=4)
+    expected = train_test_split(np.arange(len(distinct)), test_size=0.25, random_state=0, stratify=keyword_model(distinct))[1]
+    assert single.split["test_rows"] == expected.tolist()   # nothing repeats: the rows' own split, in its order
+    with pytest.raises(ValueError, match="texts has 4 distinct texts; at least 8"):
+        explain_model(keyword_model, ["good film", "bad film", "a film", "the film"] * 5, embedder=Exploding())
+
+
+def test_a_probability_surrogate_names_its_class_its_baseline_and_a_refitted_head():
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = reviews(120, seed=2)
+    box = make_pipeline(CountVectorizer(), LogisticRegression()).fit(texts, labels)
+    result = explain_model(box.predict_proba, texts, max_concepts=4)
+    line = str(result.surrogate).splitlines()[1]
+    assert "its output: the probability of class 'pos', column 1 of its predict_proba" in line
+    assert "a constant answer (always the side of 0.5 most of its training outputs are on) agrees on" in line
+    assert "its output: column 1 of its (n, 2) output" in str(explain_model(keyword_proba, texts, max_concepts=4).surrogate)
+    assert "before refit_head" not in repr(result)
+    result.surrogate.refit_head(texts[:60], box.predict_proba(texts[:60])[:, 1])
+    for shown in (repr(result), str(result).splitlines()[0], html.unescape(result._repr_html_())):
+        assert "these figures are of the surrogate's head before refit_head, not of its head now" in shown
 
 
 def test_a_surrogate_no_better_than_a_constant_answer_says_so():
@@ -379,10 +443,12 @@ def test_cli_explain_model_on_a_joblib_pipeline(tmp_path, capsys):
     assert isinstance(surrogate, ConceptClassifier) and len(surrogate.concepts_) <= 5
     # the file says what it is: a surrogate of that black box, fitted to its outputs, with its held-out agreement
     record = surrogate.surrogate_of_
-    assert record["black_box"].endswith("predict") and record["kind"] == "labels" and record["fidelity"]["n_test"] == 30
+    n_test = record["fidelity"]["n_test"]   # a quarter of the texts, with every copy beside its first copy
+    assert record["black_box"].endswith("predict") and record["kind"] == "labels" and 25 <= n_test <= 35
+    assert n_test + record["fidelity"]["n_train"] == 120
     line = str(surrogate).splitlines()[1]
     assert line.startswith("a surrogate of the black box ") and "not to true labels" in line
-    assert f"agreement {record['fidelity']['agreement']:.3f} with it on 30 held-out texts" in line
+    assert f"agreement {record['fidelity']['agreement']:.3f} with it on {n_test} held-out texts" in line
     card = Path(surrogate.report(texts[:40], labels[:40], tmp_path / "card.md", plots=False)).read_text()
     assert line in card and "This model is a surrogate of a black box" in card[card.index("## Limitations"):]
     refit = surrogate.refit_head(texts, labels)   # refitted on true labels: that agreement is not this head's

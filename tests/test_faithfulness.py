@@ -502,3 +502,42 @@ def test_a_regressor_line_on_texts_with_equal_targets_fits_without_warnings():
         if "difference_interval" in support:
             low, high = support["difference_interval"]
             assert np.isfinite([low, high]).all() and low < high
+
+
+def test_a_held_out_check_never_scores_a_copy_of_a_text_its_probe_was_fitted_on():
+    """SMS spam repeats its templates (17 repeats in the bundled 1,000). A probe fitted on one copy of a
+    text scores its other copies as seen, not held out. Here the embedding is noise, one fixed vector
+    per distinct text, so nothing in it shows the phrase: a probe can only memorise. Folds over the
+    rows let it score the copies (AUC 1.0, a pass); folds over the distinct texts do not (near 0.5,
+    a fail), and that is what the measurer reports."""
+    import hashlib
+
+    from nlmodels._splits import distinct_texts
+    from nlmodels.concepts import Concept, EmbeddingMeasurer
+    from nlmodels.concepts.measurers import held_out_probe_scores
+    from nlmodels.concepts.measurers._probes import auc
+    from nlmodels.embed.base import Embedder
+
+    class Noise(Embedder):
+        identity = {"type": "noise"}
+
+        def _encode_batch(self, texts):
+            seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=4).digest(), "little") for t in texts]
+            return np.stack([np.random.RandomState(s).randn(64) for s in seeds]).astype(np.float32)
+
+    rng = np.random.RandomState(0)
+    distinct = [f"message number {i} about the {'zebra' if rng.rand() < 0.5 else 'otter'}" for i in range(60)]
+    texts = distinct * 3
+    embedder = Noise(progress=False)
+    E = embedder.encode(texts)
+    target = np.array([[float("zebra" in t)] for t in texts])
+    leaky = auc(target[:, 0], held_out_probe_scores(E, target, n_folds=3)[:, 0])
+    held_out = held_out_probe_scores(E, target, n_folds=3, groups=distinct_texts(texts))
+    assert leaky > 0.95 and auc(target[:, 0], held_out[:, 0]) < 0.7
+    assert (distinct_texts(texts) == np.tile(np.arange(60), 3)).all()
+    assert (distinct_texts(distinct) == np.arange(60)).all()   # no repeat: each row its own, the rows' own folds
+    np.testing.assert_array_equal(held_out_probe_scores(E[:60], target[:60], n_folds=3),
+                                  held_out_probe_scores(E[:60], target[:60], n_folds=3, groups=distinct_texts(distinct)))
+    zebra = Concept("mentions something like: 'zebra'", ("zebra",), "expert")
+    record = EmbeddingMeasurer(embedder, n_jobs=1).fit(texts, E, [zebra]).fidelity_[0]
+    assert record["signal"] == "similar" and record["fidelity"] < 0.7 and record["passed"] is False

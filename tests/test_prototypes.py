@@ -11,6 +11,7 @@ from scipy.special import expit
 from sklearn.model_selection import StratifiedKFold
 
 from faults import HashEmbedder
+from nlmodels._splits import distinct_texts
 from nlmodels import ConceptClassifier, ConceptRegressor, load
 from nlmodels.concepts import Concept, EmbeddingMeasurer, PrototypeProposer
 from nlmodels.concepts.measurers import embedding
@@ -56,7 +57,8 @@ def test_prototype_fidelity_is_a_cross_fitted_auc_and_its_mentions_are_never_wei
     F = measurer.fit_transform(texts, E, concepts, y)
     records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
-    expected = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y)
+    expected = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y,
+                                     groups=distinct_texts(texts))   # copies of a text in one fold
     for k in range(3):
         similar, mentions = records[(k, "similar")], records[(k, "mentions")]
         assert similar["metric"] == "auc" and similar["n_texts"] == len(texts) and similar["passed"] is True
@@ -73,7 +75,8 @@ def test_the_prototypes_probe_strength_is_the_one_that_recognises_held_out_texts
     concepts = PrototypeProposer().propose(texts, y, E)
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
     held_out_auc = [np.mean([auc(targets[:, k], S[:, k]) for k in range(3)])
-                    for S in (held_out_probe_scores(E, targets, C=C, n_folds=5, stratify=y) for C in PROTOTYPE_CS)]
+                    for S in (held_out_probe_scores(E, targets, C=C, n_folds=5, stratify=y, groups=distinct_texts(texts))
+                              for C in PROTOTYPE_CS)]
     measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar",)).fit(texts, E, concepts, y)
     assert measurer.prototype_C_ == PROTOTYPE_CS[int(np.argmax(held_out_auc))]
     # the reported fidelity is that C's held-out AUC, and the final probes are fitted with it

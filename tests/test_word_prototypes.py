@@ -10,6 +10,7 @@ import pytest
 from scipy import sparse
 
 from faults import HashEmbedder
+from nlmodels._splits import distinct_texts
 from nlmodels import ConceptClassifier, ConceptRegressor, load
 from nlmodels.concepts import EmbeddingMeasurer, PrototypeProposer, WordPrototypeProposer
 from nlmodels.concepts.measurers._probes import fit_probes, fit_words, held_out_probe_scores, word_features
@@ -68,8 +69,9 @@ def test_word_prototype_fidelity_is_the_cross_fitted_auc_of_a_probe_on_words(dat
     measurer = EmbeddingMeasurer(HashEmbedder(progress=False), signals=("similar", "mentions"))
     F = measurer.fit_transform(texts, E, concepts, y)
     targets = (y[:, None] == np.array(sorted(TOPICS))[None, :]).astype(float)
-    on_words = held_out_probe_scores(word_features(texts, measurer.words_), targets, n_folds=5, stratify=y)
-    on_embedding = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y)   # its C
+    groups = distinct_texts(texts)   # copies of a text in one fold
+    on_words = held_out_probe_scores(word_features(texts, measurer.words_), targets, n_folds=5, stratify=y, groups=groups)
+    on_embedding = held_out_probe_scores(E, targets, C=measurer.prototype_C_, n_folds=5, stratify=y, groups=groups)   # its C
     records = {(r["concept"], r["signal"]): r for r in measurer.fidelity_}
     for k in range(3):
         np.testing.assert_allclose(F[:, 2 * k], on_embedding[:, k])        # embedding prototypes

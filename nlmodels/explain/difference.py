@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._splits import copies_follow_first, distinct_texts
 from .._validation import check_int_param, check_texts
 from ..concepts import (Concept, EmbeddingMeasurer, LLMMeasurer, LLMProposer, PhraseProposer, check_phrases,
                         describe_phrases, phrase_matches)
@@ -35,17 +36,20 @@ _MISSING = object()
 
 
 
-def _check_split(split, n_a: int, n_b: int, test_size, random_state) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks of the test texts of each group (True = held out for testing)."""
+def _check_split(split, a: list[str], b: list[str], test_size, random_state) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the test texts of each group (True = held out for testing). A random split
+    draws ``test_size`` of each group's texts, then moves every later copy of a text to the part of
+    its first copy, so no hypothesis is proposed from a text and confirmed on its copy."""
+    n_a, n_b = len(a), len(b)
     if split is None:
         if not (isinstance(test_size, (float, int)) and 0 < test_size < 1):
             raise ValueError(f"test_size must be a number strictly between 0 and 1, got {test_size!r}")
         rng = np.random.RandomState(random_state)
         masks = []
-        for n in (n_a, n_b):
-            mask = np.zeros(n, bool)
-            mask[rng.permutation(n)[: int(round(test_size * n))]] = True
-            masks.append(mask)
+        for texts in (a, b):
+            mask = np.zeros(len(texts), bool)
+            mask[rng.permutation(len(texts))[: int(round(test_size * len(texts)))]] = True
+            masks.append(copies_follow_first(mask, distinct_texts(texts)))   # no text is proposed from and tested
     else:
         if not (isinstance(split, (tuple, list)) and len(split) == 2):
             raise TypeError("split must be a pair (test_a, test_b) of boolean masks, True for the held-out test texts")
@@ -58,11 +62,15 @@ def _check_split(split, n_a: int, n_b: int, test_size, random_state) -> tuple[np
                 group = "texts_a" if name == "split[0]" else "texts_b"
                 raise ValueError(f"{name} has {len(mask)} values but {group} has {n} texts; they must match")
             masks.append(mask)
-    for group, mask in zip(("texts_a", "texts_b"), masks):
+    for group, mask, texts in zip(("texts_a", "texts_b"), masks, (a, b)):
         for part, count in (("test", int(mask.sum())), ("proposal", int((~mask).sum()))):
             if count < MIN_TEXTS_PER_PART:
-                raise ValueError(f"the {part} part of {group} has {count} text(s); each part of each group needs at "
-                                 f"least {MIN_TEXTS_PER_PART} (hypotheses are proposed on one part, tested on the other)")
+                distinct = len(set(texts))
+                copies = (f" (its {len(texts)} texts are {distinct} distinct text{'s' if distinct > 1 else ''}, and "
+                          "every copy of a text goes to the same part)" if split is None and distinct < len(texts) else "")
+                raise ValueError(f"the {part} part of {group} has {count} text(s){copies}; each part of each group "
+                                 f"needs at least {MIN_TEXTS_PER_PART} (hypotheses are proposed on one part, tested "
+                                 "on the other)")
     return masks[0], masks[1]
 
 
@@ -128,9 +136,11 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
     names : (str, str), default=("A", "B")
         How the groups are called in the sentences.
     test_size : float, default=0.5
-        Share of each group held out for testing (a seeded random split).
+        Share of each group held out for testing (a seeded random split; every later copy of a
+        repeated text goes to the part of its first copy).
     split : (array of bool, array of bool), default=None
-        Explicit test masks for A and B (True: held-out test text); overrides ``test_size``.
+        Explicit test masks for A and B (True: held-out test text); overrides ``test_size`` and is
+        used as given.
     hypotheses : list, default=None
         Hypotheses a person wants tested, besides the proposed ones; always tested, and counted in
         the q-values. Offline: each is a list of phrases (measured by *mentions*). With a chat
@@ -193,7 +203,7 @@ def explain_difference(texts_a, texts_b=_MISSING, *, llm=None, names=("A", "B"),
     check_int_param("n_examples", n_examples, 0)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    test_a, test_b = _check_split(split, len(a), len(b), test_size, random_state)
+    test_a, test_b = _check_split(split, a, b, test_size, random_state)
     expert = _check_hypotheses(hypotheses, chat=llm is not None)
     if llm is not None:
         check_int_param("n_rounds", n_rounds, 1)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from .._codec import label_text
+from .._splits import copies_follow_first, distinct_texts
 from .._validation import check_int_param, check_texts
 from ..models import ConceptClassifier, ConceptRegressor
 from ..models._linear import constant_note
@@ -19,10 +21,10 @@ _TASKS = ("auto", "classification", "regression")
 
 
 def _black_box_outputs(predict, texts: list[str], task: str):
-    """Call ``predict`` once on all texts; return (outputs, task, kind) or raise naming the problem.
+    """Call ``predict`` once on all texts; return (outputs, kind, two_columns) or raise naming the problem.
 
     ``kind`` is ``"labels"``, ``"probability"`` (a predict_proba's positive column, or a 1-d output
-    in [0, 1]) or ``"scores"``.
+    in [0, 1]) or ``"scores"``; ``two_columns``: the outputs are column 1 of an (n, 2) array.
     """
     name = getattr(predict, "__qualname__", None) or type(predict).__name__
     try:
@@ -43,7 +45,7 @@ def _black_box_outputs(predict, texts: list[str], task: str):
     if out.shape[0] != len(texts):
         raise ValueError(f"the black box's predict ({name}) returned {out.shape[0]} outputs for {len(texts)} texts; "
                          "it must return one per text, in order")
-    kind = "labels"
+    kind, two_columns = "labels", out.ndim == 2 and out.shape[1] == 2
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.ndim == 2:
@@ -80,7 +82,7 @@ def _black_box_outputs(predict, texts: list[str], task: str):
                          "texts: there is nothing to explain")
     if kind != "labels" and np.ptp(out) == 0:
         raise ValueError(f"the black box's predict ({name}) returned the same score ({out[0]!r}) for all texts")
-    return out, kind
+    return out, kind, two_columns
 
 
 class ModelExplanation:
@@ -130,10 +132,18 @@ class ModelExplanation:
         if "r2" in f:
             parts.append(f"R² {f['r2']:.3f}, correlation {f['correlation']:.3f}")
         return (", ".join(parts) + f" on {f['n_test']} held-out texts (surrogate fitted on {f['n_train']})"
-                f"{constant_note(f)}; {len(self.disagreements)} disagreements")
+                f"{constant_note(f)}; {self._disagreements_text()}")
+
+    def _disagreements_text(self) -> str:
+        """How many held-out texts the two disagree on, and whose head that was: after ``refit_head`` on
+        the surrogate, these figures are of the head it had before."""
+        text = f"{len(self.disagreements)} disagreements"
+        if (getattr(self.surrogate, "surrogate_of_", None) or {}).get("head_refitted"):
+            text += " (these figures are of the surrogate's head before refit_head, not of its head now)"
+        return text
 
     def __str__(self) -> str:   # the surrogate's own first lines say what it is and how well it agrees
-        return f"Concept surrogate of a black box ({self.kind}): {len(self.disagreements)} disagreements\n{self.surrogate}"
+        return f"Concept surrogate of a black box ({self.kind}): {self._disagreements_text()}\n{self.surrogate}"
 
     def __repr__(self) -> str:
         return f"<ModelExplanation: {self._fidelity_text()}>"
@@ -172,7 +182,9 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
     max_concepts : int, default=10
         At most this many concepts in the surrogate.
     test_size : float, default=0.25
-        Share of the texts held out to measure fidelity (stratified by the black box's label).
+        Share of the texts held out to measure fidelity (stratified by the black box's label);
+        every later copy of a repeated text goes to the side of its first copy, so no held-out text
+        has a copy among the texts the surrogate was fitted on.
     task : {"auto", "classification", "regression"}, default="auto"
         ``"auto"``: whole-number or non-numeric outputs are labels, other floats scores.
     embedder : Embedder, default=None
@@ -210,11 +222,24 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
         raise ValueError(f"test_size must be a float strictly between 0 and 1, got {test_size!r}")
     if len(texts) < 8:
         raise ValueError(f"texts has {len(texts)} texts; at least 8 are needed to fit a surrogate and test it")
-    outputs, kind = _black_box_outputs(predict, texts, task)
+    groups = distinct_texts(texts)
+    n_distinct = len(np.unique(groups))
+    if n_distinct < 8:
+        raise ValueError(f"texts has {n_distinct} distinct texts; at least 8 are needed to fit a surrogate and test "
+                         "it on texts it never saw (a copy of a held-out text is never fitted on)")
+    outputs, kind, two_columns = _black_box_outputs(predict, texts, task)
 
     index = np.arange(len(texts))
     stratify = outputs if kind == "labels" and np.unique(outputs, return_counts=True)[1].min() >= 2 else None
     train, test = train_test_split(index, test_size=test_size, random_state=random_state, stratify=stratify)
+    if n_distinct < len(texts):   # a copy of a held-out text is never fitted on: each goes where its first copy went
+        held = np.zeros(len(texts), bool)
+        held[test] = True
+        held = copies_follow_first(held, groups)
+        train, test = np.flatnonzero(~held), np.flatnonzero(held)
+        if not len(test) or not len(train):
+            raise ValueError(f"every text fell on one side once copies of a text were kept together ({n_distinct} "
+                             "distinct texts); pass more distinct texts or another random_state")
     params = {"llm": llm, "max_concepts": max_concepts, "embedder": embedder, "random_state": random_state,
               **(surrogate_params or {})}
     cls = ConceptClassifier if kind == "labels" else ConceptRegressor
@@ -253,4 +278,9 @@ def explain_model(predict, texts, *, llm=None, max_concepts=10, test_size=0.25, 
     # how well it agrees with them on texts it never saw
     name = getattr(predict, "__qualname__", None) or type(predict).__name__
     surrogate.surrogate_of_ = {"black_box": name, "kind": kind, "fidelity": dict(fidelity)}
+    if two_columns:   # a predict_proba: say whose probability the targets are
+        classes = getattr(getattr(predict, "__self__", None), "classes_", None)
+        surrogate.surrogate_of_["output"] = ("column 1 of its (n, 2) output" if classes is None or len(classes) != 2
+                                             else f"the probability of class {label_text(classes[1], quoted=True)}, "
+                                                  "column 1 of its predict_proba")
     return ModelExplanation(surrogate, fidelity, disagreements, kind, split)

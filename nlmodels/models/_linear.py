@@ -96,7 +96,9 @@ def constant_note(fidelity: dict) -> str:
     value, constant = fidelity.get("agreement"), fidelity.get("constant_agreement")
     if constant is None or not isinstance(value, (int, float)):
         return ""
-    return (f"; a constant answer (its most common training output) agrees on {constant:.3f}"
+    which = ("always the side of 0.5 most of its training outputs are on" if fidelity.get("kind") == "probability"
+             else "its most common training output")
+    return (f"; a constant answer ({which}) agrees on {constant:.3f}"
             + (", so the surrogate does no better than that" if value <= constant else ""))
 
 
@@ -406,6 +408,8 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
                     "(refit_head), so that agreement is not this head's")
         outputs = ("the training targets below are its outputs" if self._regression else
                    "'training texts labelled X' below are texts it labelled X")
+        if record.get("output"):   # which of its outputs (a predict_proba: the column of one class)
+            outputs = f"its output: {record['output']}; {outputs}"
         return (f"a surrogate of the black box {record['black_box']}: fitted to its outputs on {f['n_train']} texts, "
                 f"not to true labels ({outputs}); {measured} with it on {f['n_test']} held-out texts{constant_note(f)}")
 

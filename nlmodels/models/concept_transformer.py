@@ -100,25 +100,40 @@ class ConceptTransformer(ConceptPipeline, TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """The column names of :meth:`transform`: ``"<concept> [<signal>]"`` (or the concept alone),
-        with " (not faithful)" after a column that failed its gate (output only with ``gated="keep"``)."""
+        with what its check found after a column not shown to measure its sentence: " (unverified)"
+        (a written question scored offline: nothing here can check it), and, output only with
+        ``gated="keep"``, " (not faithful)" (it failed its gate) or " (not measured: no phrases)" (a
+        question's ``mentions``, always 0)."""
         check_is_fitted(self, "measurer_")
         signals = self.measurer_.signals
         names = self.concept_names()
         columns = names if len(signals) == 1 else [f"{n} [{s}]" for n in names for s in signals]
-        passed = self._column_gate() if self.measurer_.fidelity_ else np.ones(len(columns), bool)
-        return np.array([columns[j] + ("" if passed[j] else " (not faithful)") for j in self._output()], dtype=object)
+        notes = self._column_notes() if self.measurer_.fidelity_ else np.full(len(columns), "", dtype=object)
+        return np.array([columns[j] + notes[j] for j in self._output()], dtype=object)
+
+    def _column_notes(self) -> np.ndarray:
+        """Per column, what its output name adds to say how far its measurement was checked."""
+        def note(r):
+            if r["metric"] == "absent":
+                return " (not measured: no phrases)"
+            return {True: "", None: " (unverified)", False: " (not faithful)"}[r["passed"]]
+        return self._per_column(note, dtype=object)
 
     def _measurement_note(self) -> str:
         """What this transformer does with a column that failed its gate, after the measurer's sentence."""
         if getattr(self, "output_columns_", None) is None:
             return " ConceptTransformer: every measured column is output (a file written before the gate applied here)."
-        failed = int((~self._column_gate()).sum()) if self.measurer_.fidelity_ else 0
+        notes = self._column_notes() if self.measurer_.fidelity_ else np.array([], dtype=object)
+        failed = int(sum(n in (" (not faithful)", " (not measured: no phrases)") for n in notes))
+        unverified = int(sum(n == " (unverified)" for n in notes))
+        said = (f" {unverified} output column(s) are named '(unverified)': a written question scored offline, which "
+                "nothing here can check." if unverified else "")
         if self.gated == "keep":
             return (f" ConceptTransformer(gated='keep'): every measured column is output; {failed} of them failed "
-                    "their fidelity gate or have nothing to measure (a question's mentions) and are named "
-                    "'(not faithful)'.")
+                    "their fidelity gate, named '(not faithful)', or have nothing to measure (a question's "
+                    "mentions, always 0), named '(not measured: no phrases)'." + said)
         return (f" ConceptTransformer: the {failed} measured column(s) that failed their fidelity gate or have nothing "
-                "to measure (a question's mentions) are left out of its output.")
+                "to measure (a question's mentions) are left out of its output." + said)
 
 
 @register

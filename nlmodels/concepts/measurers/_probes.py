@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from ..._splits import fold_copies_together
 from ..concept import Concept
 
 __all__ = ["PHRASE_WORDS", "WORD_FEATURES", "auc", "check_phrases", "fit_probes", "fit_words", "held_out_probe_scores",
@@ -139,13 +140,15 @@ def fit_probes(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_jobs=Non
 
 
 def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0, n_folds: int = 3,
-                          random_state: int = 0, n_jobs=None, holdout: bool = False, stratify=None) -> np.ndarray:
+                          random_state: int = 0, n_jobs=None, holdout: bool = False, stratify=None,
+                          groups=None) -> np.ndarray:
     """Each text's probe score from probes fitted without it: ``n_folds``-fold cross-validation,
     or with ``holdout=True`` one split (probes fitted on ``1 - 1/n_folds`` of the texts score the
     rest; the other rows are NaN). What :func:`fit_probes` would score on texts it was not fitted on.
     ``stratify`` (the training labels, for probes that recognise classes): folds that keep each
     class's share, as far as its count allows (a class with fewer texts than folds is spread over
-    as many folds as it has texts)."""
+    as many folds as it has texts). ``groups`` (``distinct_texts`` of the rows' texts): every copy of a
+    text is in the fold of its first copy, so no probe scores a copy of a text it was fitted on."""
     out = np.full(targets.shape, np.nan)
     if X.shape[0] < 2 * n_folds:
         return out
@@ -156,7 +159,7 @@ def held_out_probe_scores(X: np.ndarray, targets: np.ndarray, *, C: float = 1.0,
         with warnings.catch_warnings():   # "the least populated class has only k members": spread as it can
             warnings.filterwarnings("ignore", "The least populated class", UserWarning)
             folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=random_state).split(rows, stratify))
-    for train, test in folds:
+    for train, test in fold_copies_together(folds, groups):
         W, b = fit_probes(X[train], targets[train], C=C, n_jobs=n_jobs)
         out[test] = expit(np.asarray(X[test] @ W) + b)
         if holdout:

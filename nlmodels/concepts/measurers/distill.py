@@ -7,6 +7,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..._codec import decode_array, encode_array, plain
+from ..._splits import distinct_texts
 from ...llm import ChatModel
 from .. import fidelity
 from ._probes import fit_probes, held_out_probe_scores
@@ -58,7 +59,9 @@ class DistillMeasurer:
         self.n_answered_ = int(answered.sum())
         X, A = embeddings[sample][answered], answers[answered]
         self.W_, self.b_ = fit_probes(X, A, C=self.C, n_jobs=self.n_jobs)
-        held_out = held_out_probe_scores(X, A, C=self.C, n_folds=5, random_state=self.random_state, n_jobs=self.n_jobs)
+        asked = [texts[i] for i in sample[answered]]   # folds over distinct texts: a copy is never its own judge
+        held_out = held_out_probe_scores(X, A, C=self.C, n_folds=5, random_state=self.random_state, n_jobs=self.n_jobs,
+                                         groups=distinct_texts(asked))
         self.fidelity_ = []
         for k in range(len(self.concepts_)):
             yes = A[:, k].mean() if len(A) else np.nan

@@ -8,6 +8,7 @@ from scipy.special import expit
 
 from ..._codec import decode_array, encode_array, plain
 from .. import fidelity
+from ..._splits import distinct_texts
 from ._probes import auc as _auc, fit_probes, fit_words, held_out_probe_scores, phrase_matches, word_features
 
 __all__ = ["EmbeddingMeasurer", "PROTOTYPE_CS"]
@@ -83,7 +84,8 @@ class EmbeddingMeasurer:
         targets = self._with_class_targets(np.zeros((len(texts), len(self.concepts_))), y)
         words = self._words(texts) if self.reads_words_.any() else None
         C = self.prototype_C_ if self.prototype_C_ is not None else self.C
-        scores, _ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), (C,))
+        scores, _ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), (C,),
+                                                    distinct_texts(texts))
         return self._with_prototype_scores(F, scores)
 
     def _with_class_targets(self, targets, y):
@@ -126,24 +128,27 @@ class EmbeddingMeasurer:
             self.words_ = fit_words(texts)
             words = self._words(texts)
             self.word_W_, self.b_[on_words] = fit_probes(words, targets[:, on_words], C=self.C, n_jobs=self.n_jobs)
-        cross_fitted = self._cross_fit_prototypes(embeddings, words, targets, y) if self.prototype_.any() else None
-        self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted)
+        groups = distinct_texts(texts)   # held-out folds keep a text's copies together
+        cross_fitted = self._cross_fit_prototypes(embeddings, words, targets, y, groups) if self.prototype_.any() else None
+        self.fidelity_ = self._fidelity(embeddings, targets, cosine, cross_fitted, groups)
         return cross_fitted
 
-    def _cross_fit_prototypes(self, embeddings, words, targets, y) -> np.ndarray:
+    def _cross_fit_prototypes(self, embeddings, words, targets, y, groups) -> np.ndarray:
         """Each prototype's probe score on every training text from probes fitted without it (five
         folds stratified by the labels ``y``), on what the prototype reads. The embedding prototypes' C is the one of
         :data:`PROTOTYPE_CS` whose probes score the held-out texts best (mean AUC over the
         prototypes, ties to the smaller C; recorded as ``prototype_C_``), and their final probes are
         refitted with it; word prototypes keep ``C``."""
-        out, self.prototype_C_ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), PROTOTYPE_CS)
+        out, self.prototype_C_ = self._held_out_prototype_scores(embeddings, words, targets, np.asarray(y), PROTOTYPE_CS,
+                                                                 groups)
         columns = np.flatnonzero(self.prototype_ & ~self.reads_words_)
         if len(columns) and self.prototype_C_ != self.C:
             self.W_[:, columns], self.b_[columns] = fit_probes(embeddings, targets[:, columns],
                                                                C=self.prototype_C_, n_jobs=self.n_jobs)
         return out
 
-    def _held_out_prototype_scores(self, embeddings, words, targets, labels, grid) -> tuple[np.ndarray, float | None]:
+    def _held_out_prototype_scores(self, embeddings, words, targets, labels, grid,
+                                   groups) -> tuple[np.ndarray, float | None]:
         """Each prototype's probe score on every text from probes fitted without it (five folds
         stratified by ``labels``): word prototypes with ``C``, embedding prototypes with the C of
         ``grid`` that scores best (mean AUC; ties to the smaller). Returns the scores and that C
@@ -156,7 +161,8 @@ class EmbeddingMeasurer:
                 continue
             T = targets[:, self.prototype_][:, mine]
             Cs = (self.C,) if reads_words else grid
-            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs, stratify=labels) for C in Cs]
+            scores = [held_out_probe_scores(X, T, C=C, n_folds=5, n_jobs=self.n_jobs, stratify=labels, groups=groups)
+                      for C in Cs]
             best = int(np.argmax([_mean_auc(T, S) for S in scores]))
             out[:, mine] = scores[best]
             if not reads_words:
@@ -182,9 +188,10 @@ class EmbeddingMeasurer:
         """Per concept: is ``similar`` a fitted probe (phrases or a prototype), not the cosine?"""
         return self.has_phrases_ | self.prototype_
 
-    def _fidelity(self, embeddings, targets, cosine, cross_fitted) -> list[dict]:
+    def _fidelity(self, embeddings, targets, cosine, cross_fitted, groups) -> list[dict]:
         """``similar``: AUC of the probe for texts that use the phrases, each training text scored by a
-        probe fitted on the other two thirds (three folds; a prototype: for the texts of its class,
+        probe fitted on the other two thirds (three folds over the distinct texts, so a copy of a text
+        is never in the fold that scores it; a prototype: for the texts of its class,
         each training text scored by probes fitted without it, five folds); ``close``: AUC of the
         cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact (a
         concept without phrases, a prototype or a written question: ``absent``, never weighted). Written questions (no phrases) have
@@ -193,7 +200,7 @@ class EmbeddingMeasurer:
         held_out = np.full(targets.shape, np.nan)
         if "similar" in self.signals and phrased.any():
             held_out[:, phrased] = held_out_probe_scores(embeddings, targets[:, phrased], C=self.C,
-                                                         n_folds=3, n_jobs=self.n_jobs)
+                                                         n_folds=3, n_jobs=self.n_jobs, groups=groups)
         if cross_fitted is not None:
             held_out[:, self.prototype_] = cross_fitted
         records = []
