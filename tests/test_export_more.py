@@ -149,6 +149,8 @@ def test_chat_model_rule_list_round_trip_carries_no_key(fresh_cache, fake_llm, m
     for r in model.proposed_rules_.itertuples():
         precision = f"{r.precision:.3f}" if r.n_covered else "–"
         assert f"| {r.n_covered} | {precision} | {'yes' if r.in_model else 'no'} |" in card
+    # "yes" says the question is tested, not that the model predicts the claimed label: the header says so
+    assert "| its question tested by the model |" in card and "not that they predict the claimed label" in card
 
 
 # ----------------------------------------------------------------------------------- AugLinear

@@ -198,9 +198,16 @@ def test_rules_test_only_measurements_that_passed_their_gate_and_print_each_chec
         assert all(any(part.endswith(check) for check in checks) for part in parts), text
         if column == "rule_text":
             assert text in printed
+    # each signal left out is named with its failed check (a signal with nothing to measure is no check)
+    gated = model.gated_signals_
+    assert len(gated) == model.n_gated_signals_ and all(g["passed"] is False and g["metric"] != "absent" for g in gated)
+    card = Path(model.report(data.text[:60], data.label[:60], tmp_path / "card.md", plots=False)).read_text()
+    for g in gated:
+        assert f"- {g['concept']} [{g['signal']}] ({fidelity.describe(g)})" in card
     model.to_json(tmp_path / "m.json")
     again = load(tmp_path / "m.json")
     assert str(again) == printed and again.n_gated_signals_ == model.n_gated_signals_
+    assert [g["concept"] for g in again.gated_signals_] == [g["concept"] for g in gated]
 
 
 # ---------------------------------------------------------------- the chat path on recorded answers

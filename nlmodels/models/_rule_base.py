@@ -182,9 +182,15 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
 
     def _usable_columns(self) -> np.ndarray:
         """Per column: may a rule test it? Not when its measurement failed its fidelity gate (as a
-        linear head gives such a column no weight); the count left out is kept in ``n_gated_signals_``."""
+        linear head gives such a column no weight), nor when it has nothing to measure (a question's or
+        a prototype's ``mentions``). The checks that failed are kept in ``gated_signals_`` (the concept's
+        name, the signal and its fidelity record), their count in ``n_gated_signals_``."""
         allowed = self._column_gate()
-        self.n_gated_signals_ = int((~allowed).sum())
+        names = self.concept_names()
+        records = self._per_column(lambda r: r, dtype=object)
+        self.gated_signals_ = [{"concept": names[r["concept"]], **{k: v for k, v in r.items() if k != "concept"}}
+                               for r, ok in zip(records, allowed) if not ok and r["metric"] != "absent"]
+        self.n_gated_signals_ = len(self.gated_signals_)
         return allowed
 
     def _precision_line(self) -> list[str]:
@@ -281,7 +287,7 @@ class RuleConceptModel(Reportable, ConceptPipeline, ClassifierMixin, BaseEstimat
 
     # ------------------------------------------------------------------ JSON (nlmodels.models._document)
     _FITTED = "classes_"  # the attribute whose presence marks a fitted head
-    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_")  # plain fitted values carried over as they are
+    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_", "gated_signals_")  # plain fitted values, as they are
 
     def to_json(self, path=None):
         """The fitted model as plain JSON (written to ``path``, or returned); ``nlmodels.load`` reads it."""

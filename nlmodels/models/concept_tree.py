@@ -44,7 +44,7 @@ class ConceptTreeClassifier(RuleConceptModel):
     node_counts_ : ndarray of shape (n_nodes, n_classes)
         Training texts reaching each node, per class.
     concepts_, proposed_rules_, training_, measure_, measurer_, embedder_, fill_values_, groups_per_class_, \
-coarse_groups_per_class_, edits_, n_features_in_ : as for :class:`RuleListClassifier`.
+coarse_groups_per_class_, gated_signals_, edits_, n_features_in_ : as for :class:`RuleListClassifier`.
     """
 
     _parameter_constraints = {**RULE_PARAMETERS, "max_depth": [positive_int], "min_samples_leaf": [positive_int]}

@@ -72,6 +72,9 @@ class RuleListClassifier(RuleConceptModel):
     measure_ : str
         The measurement ``measure="auto"`` resolved to.
     measurer_, embedder_ : the fitted measurer and the embedder used.
+    gated_signals_ : list of dict
+        The candidate signals no condition may test because their held-out check fell below its
+        gate: the concept's name, the signal and its fidelity record (``n_gated_signals_``: how many).
     fill_values_ : ndarray
         Each column's training mean, which replaces a missing score.
     groups_per_class_, coarse_groups_per_class_ : int
@@ -158,7 +161,7 @@ class RuleListClassifier(RuleConceptModel):
         self.rules_ = rules
 
     _FITTED = "rules_"
-    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_", "alpha_")
+    _ATTRIBUTES = ("coarse_groups_per_class_", "n_gated_signals_", "gated_signals_", "alpha_")
     _HEAD = "rule_list"
 
     def _head_state(self) -> dict:

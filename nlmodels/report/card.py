@@ -326,6 +326,9 @@ def _card_data(model, texts, y, predicted, metrics, unanswered, llm, before, *, 
         body = {"rules": [{**r, "prediction": label_text(r["prediction"])} for r in decided.to_dict("records")],
                 "n_concepts": len({c.concept for c in model._conditions()}), "units": model._UNITS,
                 "gated_lines": model._gated_line(),   # the printed model's own line, if any
+                # and each of those signals named, with its check (none in a file from before they were kept)
+                "gated": [{"concept": g["concept"], "signal": g["signal"], "fidelity": describe_fidelity(g)}
+                          for g in getattr(model, "gated_signals_", None) or []],
                 # what a chat model claimed, as measured on the training texts (none offline)
                 "proposed_rules": [{"condition": r["condition"], "label": label_text(r["label"]),
                                     "n_covered": int(r["n_covered"]), "precision": float(r["precision"]),

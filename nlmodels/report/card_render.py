@@ -180,9 +180,11 @@ def _rules_intro(data) -> str:
 
 
 _PROPOSED_HEADER = ["the chat model's rule: IF", "THEN", "training texts it holds for", "precision there",
-                    "a condition of the model"]
+                    "its question tested by the model"]
 _PROPOSED_INTRO = ("The chat model wrote these rules; each was measured on the training texts (its question cut "
-                   "where right minus wrong is largest for the claimed label), never taken on its word.")
+                   "where right minus wrong is largest for the claimed label), never taken on its word. The last "
+                   "column says whether the model's rules test the rule's question at all, not that they predict "
+                   "the claimed label: the Rules table above shows what they predict.")
 
 
 def _proposed_rows(data) -> list[tuple]:
@@ -201,6 +203,8 @@ def _rules_markdown(data) -> list[str]:
         out += _md_table(["concept", "signal", "fidelity", "gate"],
                          [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]])
     out += [line for text in data["gated_lines"] for line in (_md(text), "")]
+    if data.get("gated"):
+        out += [f"- {_md(g['concept'])} [{g['signal']}] ({_md(g['fidelity'])})" for g in data["gated"]] + [""]
     out += ["## One prediction explained", "", f"“{_md(_short(data['explain_text'], 300))}”" + _chosen_md(data), "",
             f"Predicted {_md(data['explained']['prediction'])}, decided by: {_md(data['explained']['decided_by'])}", ""]
     return out
@@ -308,6 +312,9 @@ def _rules_html(data) -> list[str]:
         parts.append(_table(["concept", "signal", "fidelity", "gate"],
                             [(r["concept"], r["signal"], r["fidelity"], r["gate"]) for r in data["fidelity"]]))
     parts += [f"<p>{_h(text)}</p>" for text in data["gated_lines"]]
+    if data.get("gated"):
+        parts.append("<ul class='small'>" + "".join(f"<li>{_h(g['concept'])} [{_h(g['signal'])}] ({_h(g['fidelity'])})</li>"
+                                                   for g in data["gated"]) + "</ul>")
     parts += ["<h2>One prediction explained</h2>", f"<p>“{_h(_short(data['explain_text'], 400))}”{_chosen_html(data)}</p>",
               f"<p>Predicted {_h(data['explained']['prediction'])}, decided by: "
               f"{_h(data['explained']['decided_by'])}</p>"]
