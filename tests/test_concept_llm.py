@@ -70,6 +70,10 @@ def test_distill_predicts_without_chat_calls(fresh_cache, fake_llm):
     predicted = model.predict(["a wonderful cast", "dull and dreadful"])
     assert server.count() == before
     assert list(predicted) == ["pos", "neg"]
+    # its lines count where the probe says yes over all 60 training texts: the chat model answered 30
+    lines = [line for line in str(model).splitlines() if "training texts" in line]
+    assert lines and all(line.strip().startswith("its distilled probe says yes for ") and " of 60 training texts" in line
+                         for line in lines)
 
 
 def test_failed_rows_raise_or_become_missing(fresh_cache, fake_llm):

@@ -310,6 +310,9 @@ class LinearConceptModel(Reportable, ConceptPipeline, BaseEstimator):
             return "training support and fidelity not recorded (a model file from an earlier nlmodels)"
         support = self.support_[k]
         what = "yes" if self.n_signals_ == 1 else "fires"
+        by_llm = getattr(self.measurer_, "answered_by_llm_", None)
+        if getattr(self, "measure_", None) == "distill" and not (by_llm is not None and by_llm[k]):
+            what = "its distilled probe says yes"   # the probe's score on every training text, not the chat model's answers
         part = f"{what} for {support['fires']} of {support['n_texts']} training texts"
         if self._regression:
             if support["fires"]:
