@@ -337,3 +337,7 @@ def test_a_distilled_transformer_keeps_failed_columns_when_told_to(fresh_cache, 
                               gated="keep").fit(texts, labels)
     assert keep.measurer_.gated == "drop" and keep.output_columns_ == list(range(len(keep.concepts_)))
     assert keep.transform(texts[:3]).shape == (3, len(keep.concepts_))
+    # the measurer's sentence does not say a failed probe is left out where this transformer outputs it
+    said = keep.measurer_.describe()
+    assert "Probes that fail the gate carry no weight in a model (a ConceptTransformer outputs them only with " \
+           "gated='keep', named '(not faithful)')" in said

@@ -148,7 +148,8 @@ class DistillMeasurer:
                 "the text embedding learned those answers, and each probe's agreement with the chat model on "
                 "answered texts it was not fitted on is its fidelity. Probes that fail the gate "
                 + ("are answered by the chat model itself (one call per predicted text)."
-                   if self.fallback_ is not None else "carry no weight in a model; prediction makes no chat call."))
+                   if self.fallback_ is not None else "carry no weight in a model (a ConceptTransformer outputs them "
+                   "only with gated='keep', named '(not faithful)'); prediction makes no chat call."))
 
     @property
     def chat_calls_per_text(self) -> int:
