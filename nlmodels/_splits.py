@@ -25,10 +25,14 @@ def distinct_texts(texts: Sequence[str]) -> np.ndarray:
     return codes.astype(np.intp)
 
 
+def _first_copy(groups: np.ndarray) -> np.ndarray:
+    """Per row, the row of its text's first copy."""
+    return np.unique(groups, return_index=True)[1][groups]
+
+
 def copies_follow_first(mask: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``mask`` (True: a held-out row) with every row given the value of its text's first copy."""
-    first = np.unique(groups, return_index=True)[1]
-    return np.asarray(mask, bool)[first[groups]]
+    return np.asarray(mask, bool)[_first_copy(groups)]
 
 
 def fold_copies_together(folds: Iterable[tuple[np.ndarray, np.ndarray]], groups: np.ndarray | None):
@@ -42,6 +46,6 @@ def fold_copies_together(folds: Iterable[tuple[np.ndarray, np.ndarray]], groups:
     fold_of = np.full(len(groups), -1)
     for k, (_, test) in enumerate(folds):
         fold_of[test] = k
-    fold_of = fold_of[np.unique(groups, return_index=True)[1][groups]]
+    fold_of = fold_of[_first_copy(groups)]
     for k in range(len(folds)):
         yield np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)

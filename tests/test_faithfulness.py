@@ -515,7 +515,7 @@ def test_a_held_out_check_never_scores_a_copy_of_a_text_its_probe_was_fitted_on(
     """SMS spam repeats its templates (17 repeats in the bundled 1,000). A probe fitted on one copy of a
     text scores its other copies as seen, not held out. Here the embedding is noise, one fixed vector
     per distinct text, so nothing in it shows the phrase: a probe can only memorise. Folds over the
-    rows let it score the copies (AUC 1.0, a pass); folds over the distinct texts do not (near 0.5,
+    rows let it score the copies (AUC 1.0, a pass); folds that keep the copies together do not (near 0.5,
     a fail), and that is what the measurer reports."""
     import hashlib
 

@@ -110,7 +110,7 @@ def asked_text(concept: "Concept", limit: int = 5) -> str:
     """What a chat model is asked about ``concept``: its text, except a mined concept's, which shows
     ``limit`` phrases and counts the rest ("... and 3 more"); that one is asked with every phrase,
     since a model cannot answer about phrases it is never shown."""
-    if concept.text == describe_phrases(concept.phrases, limit) and len(concept.phrases) > limit:
+    if unshown_phrases(concept.text, concept.phrases, limit, matched=False):   # the mined form, cut at limit
         return describe_phrases(concept.phrases, len(concept.phrases))
     return concept.text
 

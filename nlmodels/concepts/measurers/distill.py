@@ -59,7 +59,7 @@ class DistillMeasurer:
         self.n_answered_ = int(answered.sum())
         X, A = embeddings[sample][answered], answers[answered]
         self.W_, self.b_ = fit_probes(X, A, C=self.C, n_jobs=self.n_jobs)
-        asked = [texts[i] for i in sample[answered]]   # folds over distinct texts: a copy is never its own judge
+        asked = [texts[i] for i in sample[answered]]   # copies of a text in one fold: a copy is never its own judge
         held_out = held_out_probe_scores(X, A, C=self.C, n_folds=5, random_state=self.random_state, n_jobs=self.n_jobs,
                                          groups=distinct_texts(asked))
         self.fidelity_ = []

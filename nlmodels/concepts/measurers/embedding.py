@@ -190,8 +190,8 @@ class EmbeddingMeasurer:
 
     def _fidelity(self, embeddings, targets, cosine, cross_fitted, groups) -> list[dict]:
         """``similar``: AUC of the probe for texts that use the phrases, each training text scored by a
-        probe fitted on the other two thirds (three folds over the distinct texts, so a copy of a text
-        is never in the fold that scores it; a prototype: for the texts of its class,
+        probe fitted on the other two thirds (three folds, each later copy of a text in the fold of
+        its first copy, so no probe scores a copy of a text it was fitted on; a prototype: for the texts of its class,
         each training text scored by probes fitted without it, five folds); ``close``: AUC of the
         cosine for the same (nothing fitted on them but the rescaling); ``mentions``: exact (a
         concept without phrases, a prototype or a written question: ``absent``, never weighted). Written questions (no phrases) have
